@@ -1,0 +1,5 @@
+DROP TABLE group_permissions;
+DROP TABLE user_permissions;
+DROP TABLE user_groups;
+DROP TABLE permissions;
+DROP TABLE groups;

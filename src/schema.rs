@@ -1,0 +1,140 @@
+// @generated shape of `diesel print-schema` (see diesel.toml); keep in step with migrations/.
+
+diesel::table! {
+    admin_log (id) {
+        id -> Uuid,
+        user_id -> Nullable<Uuid>,
+        #[max_length = 150]
+        username -> Varchar,
+        #[max_length = 50]
+        object_type -> Varchar,
+        #[max_length = 64]
+        object_id -> Varchar,
+        #[max_length = 200]
+        object_repr -> Varchar,
+        #[max_length = 20]
+        action -> Varchar,
+        change_message -> Text,
+        changes -> Jsonb,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    articles (id) {
+        id -> Uuid,
+        #[max_length = 50]
+        name -> Varchar,
+        body -> Text,
+        author_id -> Uuid,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    failed_logins (id) {
+        id -> Uuid,
+        #[max_length = 254]
+        username -> Varchar,
+        ip -> Nullable<Inet>,
+        #[max_length = 255]
+        user_agent -> Varchar,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    group_permissions (group_id, permission_id) {
+        group_id -> Uuid,
+        permission_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    groups (id) {
+        id -> Uuid,
+        #[max_length = 150]
+        name -> Varchar,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    permissions (id) {
+        id -> Uuid,
+        #[max_length = 100]
+        codename -> Varchar,
+        #[max_length = 255]
+        name -> Varchar,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    user_groups (user_id, group_id) {
+        user_id -> Uuid,
+        group_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    user_permissions (user_id, permission_id) {
+        user_id -> Uuid,
+        permission_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Uuid,
+        #[max_length = 150]
+        username -> Varchar,
+        #[max_length = 254]
+        email -> Varchar,
+        password_hash -> Nullable<Text>,
+        #[max_length = 128]
+        cognito_sub -> Nullable<Varchar>,
+        email_verified -> Bool,
+        #[max_length = 150]
+        first_name -> Varchar,
+        #[max_length = 150]
+        last_name -> Varchar,
+        is_active -> Bool,
+        is_staff -> Bool,
+        is_superuser -> Bool,
+        last_login -> Nullable<Timestamptz>,
+        tokens_valid_after -> Nullable<Timestamptz>,
+        session_epoch -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(admin_log -> users (user_id));
+diesel::joinable!(articles -> users (author_id));
+diesel::joinable!(group_permissions -> groups (group_id));
+diesel::joinable!(group_permissions -> permissions (permission_id));
+diesel::joinable!(user_groups -> groups (group_id));
+diesel::joinable!(user_groups -> users (user_id));
+diesel::joinable!(user_permissions -> permissions (permission_id));
+diesel::joinable!(user_permissions -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    admin_log,
+    articles,
+    failed_logins,
+    group_permissions,
+    groups,
+    permissions,
+    user_groups,
+    user_permissions,
+    users,
+);
