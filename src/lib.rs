@@ -1,0 +1,15 @@
+//! Gatehouse: a staff back office and a Cognito-guarded JSON API over one PostgreSQL database.
+
+/// The release, shown in page footers and `/healthz`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub mod accounts;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod models;
+pub mod routes;
+pub mod schema;
+pub mod startup;
+pub mod telemetry;

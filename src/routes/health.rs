@@ -1,0 +1,42 @@
+use std::time::Duration;
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use serde_json::json;
+
+use crate::startup::AppState;
+
+/// How long `/readyz` waits for the database before calling it unavailable.
+const READY_DB_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Liveness: the process is up and serving. Touches nothing else, so a database outage never
+/// gets the process restarted.
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(json!({"status": "ok", "version": crate::VERSION}))
+}
+
+/// Readiness: everything a request needs is reachable. 503 with the reason otherwise.
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let database = match crate::db::ping(&state.pool, READY_DB_TIMEOUT).await {
+        Ok(()) => json!({"status": "ok"}),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: database check failed");
+            json!({"status": "error", "reason": e.to_string()})
+        }
+    };
+    let ready = database["status"] == "ok";
+    let body = json!({
+        "status": if ready { "ready" } else { "unavailable" },
+        "checks": {"database": database},
+    });
+    let mut response = if ready {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::ServiceUnavailable()
+    };
+    response
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body)
+}

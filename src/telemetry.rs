@@ -1,0 +1,70 @@
+//! Logging setup and the per-request id.
+
+use actix_web::HttpMessage;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use tracing_actix_web::RequestId;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::LogFormat;
+
+const DEFAULT_FILTER: &str = "info";
+pub static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Installs the global subscriber, writing to stderr (stdout stays clean for CLI output).
+/// `RUST_LOG` overrides the default `info` filter. Safe to call more than once.
+pub fn init(format: LogFormat) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+tokio::task_local! {
+    static CURRENT_REQUEST_ID: uuid::Uuid;
+}
+
+/// The id of the request being handled on this task, if any.
+pub fn current_request_id() -> Option<uuid::Uuid> {
+    CURRENT_REQUEST_ID.try_with(|id| *id).ok()
+}
+
+/// Runs inside `TracingLogger`'s request span (which assigns the id and must wrap this):
+/// makes the request id visible to error bodies, returns it in `X-Request-Id` so a client report
+/// can be matched to the logs, and writes one log line per request with status and latency.
+pub async fn request_middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|id| **id)
+        .unwrap_or_else(uuid::Uuid::now_v7);
+    // Probes hit every few seconds; keep them out of the default log level.
+    let probe = matches!(req.path(), "/healthz" | "/readyz");
+    let mut response = CURRENT_REQUEST_ID.scope(id, next.call(req)).await?;
+    if let Ok(value) = HeaderValue::from_str(&id.to_string()) {
+        response
+            .headers_mut()
+            .insert(REQUEST_ID_HEADER.clone(), value);
+    }
+    let status = response.status().as_u16();
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if probe {
+        tracing::debug!(status, latency_ms, "request completed");
+    } else {
+        tracing::info!(status, latency_ms, "request completed");
+    }
+    Ok(response)
+}
