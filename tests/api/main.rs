@@ -1,0 +1,11 @@
+//! Integration tests: the real app on 127.0.0.1 port 0, each test on a fresh PostgreSQL database.
+//! One test binary (one link step) with a module per feature.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+mod cli;
+mod docs;
+mod health;
+mod helpers;
+mod migrations;
+mod pages;
+mod schema;

@@ -1,0 +1,125 @@
+use gatehouse::db;
+
+use crate::helpers::TestDb;
+
+const TABLES: [&str; 9] = [
+    "admin_log",
+    "articles",
+    "failed_logins",
+    "group_permissions",
+    "groups",
+    "permissions",
+    "user_groups",
+    "user_permissions",
+    "users",
+];
+
+async fn tables(db: &TestDb) -> Vec<String> {
+    db.client()
+        .await
+        .query(
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations' \
+             ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.unwrap()
+}
+
+#[actix_web::test]
+async fn migrations_go_up_down_and_up_again() {
+    let db = TestDb::empty().await;
+    let url = db.url.clone();
+
+    let applied = blocking({
+        let url = url.clone();
+        move || db::run_migrations(&url)
+    })
+    .await
+    .unwrap();
+    assert_eq!(applied.len(), 6, "{applied:?}");
+    assert_eq!(tables(&db).await, TABLES);
+
+    let again = blocking({
+        let url = url.clone();
+        move || db::run_migrations(&url)
+    })
+    .await
+    .unwrap();
+    assert!(again.is_empty(), "nothing pending the second time");
+
+    let reverted = blocking({
+        let url = url.clone();
+        move || db::revert_all_migrations(&url)
+    })
+    .await
+    .unwrap();
+    assert_eq!(reverted.len(), 6);
+    assert!(tables(&db).await.is_empty(), "down.sql removes every table");
+    let functions: i64 = db
+        .client()
+        .await
+        .query_one(
+            "SELECT count(*) FROM pg_proc WHERE proname LIKE 'diesel_%updated_at'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(functions, 0, "the trigger functions are dropped too");
+
+    let reapplied = blocking(move || db::run_migrations(&url)).await.unwrap();
+    assert_eq!(reapplied, applied);
+    assert_eq!(tables(&db).await, TABLES);
+}
+
+#[actix_web::test]
+async fn permissions_are_seeded_for_each_model_and_action() {
+    let db = TestDb::migrated().await;
+
+    let codenames: Vec<String> = db
+        .client()
+        .await
+        .query(
+            "SELECT codename::text FROM permissions ORDER BY codename",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+
+    let mut expected: Vec<String> = ["articles", "groups", "users"]
+        .iter()
+        .flat_map(|m| ["add", "change", "delete", "view"].map(|a| format!("{m}.{a}")))
+        .collect();
+    expected.sort();
+    assert_eq!(codenames, expected);
+}
+
+#[actix_web::test]
+async fn the_database_is_created_when_missing() {
+    let db = TestDb::empty().await;
+    db.drop_now().await;
+    let url = db.url.clone();
+
+    let created = blocking(move || db::create_database_if_missing(&url))
+        .await
+        .unwrap();
+    let url = db.url.clone();
+    let again = blocking(move || db::create_database_if_missing(&url))
+        .await
+        .unwrap();
+
+    assert!(created);
+    assert!(!again);
+}
