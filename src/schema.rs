@@ -77,6 +77,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    revoked_tokens (id) {
+        id -> Uuid,
+        #[max_length = 255]
+        jti -> Varchar,
+        user_id -> Uuid,
+        expires_at -> Timestamptz,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     user_groups (user_id, group_id) {
         user_id -> Uuid,
         group_id -> Uuid,
@@ -122,6 +134,7 @@ diesel::joinable!(admin_log -> users (user_id));
 diesel::joinable!(articles -> users (author_id));
 diesel::joinable!(group_permissions -> groups (group_id));
 diesel::joinable!(group_permissions -> permissions (permission_id));
+diesel::joinable!(revoked_tokens -> users (user_id));
 diesel::joinable!(user_groups -> groups (group_id));
 diesel::joinable!(user_groups -> users (user_id));
 diesel::joinable!(user_permissions -> permissions (permission_id));
@@ -134,6 +147,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     group_permissions,
     groups,
     permissions,
+    revoked_tokens,
     user_groups,
     user_permissions,
     users,

@@ -8,6 +8,8 @@ use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
+use crate::api;
+use crate::auth::cognito::{self, Verifier};
 use crate::config::Settings;
 use crate::db::Pool;
 use crate::error::ApiError;
@@ -18,6 +20,8 @@ use crate::telemetry;
 pub struct AppState {
     pub pool: Pool,
     pub settings: Arc<Settings>,
+    /// `None` when no user pool is configured: the API then answers `cognito_not_configured`.
+    pub cognito: Option<Arc<Verifier>>,
 }
 
 pub struct Application {
@@ -28,6 +32,7 @@ pub struct Application {
 impl Application {
     /// Binds `settings.bind` (port 0 picks a free port) and prepares the server; nothing is served
     /// until [`Application::run_until_stopped`].
+    /// Must be called inside the actix system (it starts the JWKS refresher).
     pub fn build(settings: Settings, pool: Pool) -> std::io::Result<Self> {
         let listener = TcpListener::bind(settings.bind)?;
         let port = listener.local_addr()?.port();
@@ -71,9 +76,14 @@ fn security_headers(settings: &Settings) -> DefaultHeaders {
 }
 
 fn run(listener: TcpListener, settings: Arc<Settings>, pool: Pool) -> std::io::Result<Server> {
+    let cognito = match &settings.cognito {
+        Some(c) => Some(cognito::start(c).map_err(std::io::Error::other)?),
+        None => None,
+    };
     let state = web::Data::new(AppState {
         pool,
         settings: settings.clone(),
+        cognito,
     });
     let app_settings = settings.clone();
     let mut server = HttpServer::new(move || {
@@ -86,6 +96,7 @@ fn run(listener: TcpListener, settings: Arc<Settings>, pool: Pool) -> std::io::R
             .route("/readyz", web::get().to(health::readyz))
             .route("/", web::get().to(pages::index))
             .route("/static/{path:.*}", web::get().to(static_files::serve))
+            .configure(api::config)
             .default_service(web::to(|| async { Err::<(), _>(ApiError::not_found()) }))
     })
     .shutdown_timeout(settings.shutdown_timeout.as_secs())

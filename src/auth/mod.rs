@@ -1,3 +1,4 @@
-//! Authentication: staff passwords (Argon2id) here; Cognito tokens and sessions join later.
+//! Authentication: Cognito bearer tokens for the API, Argon2id passwords for staff.
 
+pub mod cognito;
 pub mod password;

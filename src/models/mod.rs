@@ -8,6 +8,7 @@ pub mod article;
 pub mod failed_login;
 pub mod group;
 pub mod permission;
+pub mod revoked_token;
 pub mod user;
 
 pub use admin_log::{AdminLogEntry, NewAdminLogEntry};
@@ -15,6 +16,7 @@ pub use article::{Article, NewArticle};
 pub use failed_login::{FailedLogin, NewFailedLogin};
 pub use group::{Group, GroupPermission, NewGroup, UserGroup};
 pub use permission::{Permission, UserPermission};
+pub use revoked_token::{NewRevokedToken, RevokedToken};
 pub use user::{NewUser, User};
 
 /// A fresh primary key: UUIDv7 is time-ordered, so new rows land at the right of the index, and

@@ -26,10 +26,23 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             json!({"status": "error", "reason": e.to_string()})
         }
     };
-    let ready = database["status"] == "ok";
+    let mut ready = database["status"] == "ok";
+    let mut checks = json!({"database": database});
+    if let Some(verifier) = &state.cognito {
+        let status = verifier.jwks().status();
+        checks["jwks"] = if status.loaded {
+            json!({"status": "ok", "keys": status.keys})
+        } else {
+            ready = false;
+            json!({
+                "status": "error",
+                "reason": status.last_error.unwrap_or_else(|| "signing keys not loaded yet".into()),
+            })
+        };
+    }
     let body = json!({
         "status": if ready { "ready" } else { "unavailable" },
-        "checks": {"database": database},
+        "checks": checks,
     });
     let mut response = if ready {
         HttpResponse::Ok()

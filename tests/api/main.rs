@@ -3,9 +3,11 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 mod cli;
+mod cognito;
 mod docs;
 mod health;
 mod helpers;
 mod migrations;
 mod pages;
 mod schema;
+mod tokens;

@@ -2,13 +2,14 @@ use gatehouse::db;
 
 use crate::helpers::TestDb;
 
-const TABLES: [&str; 9] = [
+const TABLES: [&str; 10] = [
     "admin_log",
     "articles",
     "failed_logins",
     "group_permissions",
     "groups",
     "permissions",
+    "revoked_tokens",
     "user_groups",
     "user_permissions",
     "users",
@@ -45,7 +46,7 @@ async fn migrations_go_up_down_and_up_again() {
     })
     .await
     .unwrap();
-    assert_eq!(applied.len(), 6, "{applied:?}");
+    assert_eq!(applied.len(), 7, "{applied:?}");
     assert_eq!(tables(&db).await, TABLES);
 
     let again = blocking({
@@ -62,7 +63,7 @@ async fn migrations_go_up_down_and_up_again() {
     })
     .await
     .unwrap();
-    assert_eq!(reverted.len(), 6);
+    assert_eq!(reverted.len(), 7);
     assert!(tables(&db).await.is_empty(), "down.sql removes every table");
     let functions: i64 = db
         .client()

@@ -1,0 +1,178 @@
+//! Why a bearer token was refused, with the stable code, status and RFC 6750 challenge of each.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+
+use crate::db::DbError;
+use crate::error::ApiError;
+
+#[derive(Debug)]
+pub enum AuthError {
+    MissingToken,
+    /// The `Authorization` header itself is malformed (400).
+    InvalidRequest(&'static str),
+    MalformedToken(String),
+    UnsupportedAlgorithm(String),
+    UnknownKey,
+    InvalidSignature,
+    TokenExpired,
+    TokenNotYetValid,
+    InvalidIssuer,
+    InvalidAudience(String),
+    InvalidTokenUse(String),
+    InvalidClaims(String),
+    TokenRevoked,
+    UserInactive,
+    UserNotProvisioned,
+    JwksUnavailable,
+    CognitoNotConfigured,
+    InsufficientScope(String),
+    ForbiddenGroup(String),
+    Database(DbError),
+}
+
+impl AuthError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            AuthError::MissingToken => "missing_token",
+            AuthError::InvalidRequest(_) => "invalid_request",
+            AuthError::MalformedToken(_) => "malformed_token",
+            AuthError::UnsupportedAlgorithm(_) => "unsupported_algorithm",
+            AuthError::UnknownKey => "unknown_key",
+            AuthError::InvalidSignature => "invalid_signature",
+            AuthError::TokenExpired => "token_expired",
+            AuthError::TokenNotYetValid => "token_not_yet_valid",
+            AuthError::InvalidIssuer => "invalid_issuer",
+            AuthError::InvalidAudience(_) => "invalid_audience",
+            AuthError::InvalidTokenUse(_) => "invalid_token_use",
+            AuthError::InvalidClaims(_) => "invalid_claims",
+            AuthError::TokenRevoked => "token_revoked",
+            AuthError::UserInactive => "user_inactive",
+            AuthError::UserNotProvisioned => "user_not_provisioned",
+            AuthError::JwksUnavailable => "jwks_unavailable",
+            AuthError::CognitoNotConfigured => "cognito_not_configured",
+            AuthError::InsufficientScope(_) => "insufficient_scope",
+            AuthError::ForbiddenGroup(_) => "forbidden_group",
+            AuthError::Database(_) => "database_unavailable",
+        }
+    }
+
+    /// The human message; also the RFC 6750 `error_description`, so it never holds the token.
+    pub fn message(&self) -> String {
+        match self {
+            AuthError::MissingToken => {
+                "Authentication required: send Authorization: Bearer <Cognito token>.".into()
+            }
+            AuthError::InvalidRequest(why) => format!("Malformed Authorization header: {why}."),
+            AuthError::MalformedToken(why) => format!("The token is malformed: {why}."),
+            AuthError::UnsupportedAlgorithm(why) => format!("Unsupported algorithm: {why}."),
+            AuthError::UnknownKey => {
+                "The token is signed with a key the user pool does not publish.".into()
+            }
+            AuthError::InvalidSignature => "The token's signature is invalid.".into(),
+            AuthError::TokenExpired => "The token has expired.".into(),
+            AuthError::TokenNotYetValid => "The token is not valid yet (nbf).".into(),
+            AuthError::InvalidIssuer => {
+                "The token was not issued by the accepted user pool.".into()
+            }
+            AuthError::InvalidAudience(why) => {
+                format!("The token is not for an accepted app client: {why}.")
+            }
+            AuthError::InvalidTokenUse(why) => format!("Wrong kind of token: {why}."),
+            AuthError::InvalidClaims(why) => format!("The token's claims are invalid: {why}."),
+            AuthError::TokenRevoked => "The token has been revoked (signed out).".into(),
+            AuthError::UserInactive => "This account is deactivated.".into(),
+            AuthError::UserNotProvisioned => {
+                "No local account exists for this user and automatic creation is off.".into()
+            }
+            AuthError::JwksUnavailable => {
+                "The user pool's signing keys are unavailable; try again shortly.".into()
+            }
+            AuthError::CognitoNotConfigured => {
+                "Token authentication is not configured on this server.".into()
+            }
+            AuthError::InsufficientScope(scope) => {
+                format!("The token lacks the required scope {scope:?}.")
+            }
+            AuthError::ForbiddenGroup(group) => {
+                format!("This requires membership of the Cognito group {group:?}.")
+            }
+            AuthError::Database(_) => "The database is unavailable; try again shortly.".into(),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AuthError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            AuthError::UserInactive
+            | AuthError::UserNotProvisioned
+            | AuthError::InsufficientScope(_)
+            | AuthError::ForbiddenGroup(_) => StatusCode::FORBIDDEN,
+            AuthError::JwksUnavailable
+            | AuthError::CognitoNotConfigured
+            | AuthError::Database(_) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::UNAUTHORIZED,
+        }
+    }
+
+    /// Logs an internal detail alongside the refusal (never shown to the client).
+    pub fn with_log(self, detail: String) -> Self {
+        tracing::warn!(code = self.code(), detail, "token refused");
+        self
+    }
+
+    fn challenge(&self) -> Option<String> {
+        let description = self.message().replace(['"', '\\'], "'");
+        match self {
+            // RFC 6750 §3.1: no error code when the request carries no bearer credentials.
+            AuthError::MissingToken => Some(r#"Bearer realm="gatehouse""#.into()),
+            AuthError::InvalidRequest(_) => Some(format!(
+                r#"Bearer realm="gatehouse", error="invalid_request", error_description="{description}""#
+            )),
+            AuthError::InsufficientScope(scope) => Some(format!(
+                r#"Bearer realm="gatehouse", error="insufficient_scope", error_description="{description}", scope="{}""#,
+                scope.replace(['"', '\\'], "'")
+            )),
+            _ if self.status() == StatusCode::UNAUTHORIZED => Some(format!(
+                r#"Bearer realm="gatehouse", error="invalid_token", error_description="{description}""#
+            )),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for AuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code(), self.message())
+    }
+}
+
+impl From<DbError> for AuthError {
+    fn from(e: DbError) -> Self {
+        AuthError::Database(e)
+    }
+}
+
+impl From<diesel::result::Error> for AuthError {
+    fn from(e: diesel::result::Error) -> Self {
+        AuthError::Database(DbError::Query(e))
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        if let AuthError::Database(db) = e {
+            return db.into();
+        }
+        let mut error = ApiError::new(e.status(), e.code(), e.message());
+        if let Some(challenge) = e.challenge()
+            && let Ok(value) = HeaderValue::from_str(&challenge)
+        {
+            error = error.with_header(header::WWW_AUTHENTICATE, value);
+        }
+        if matches!(e, AuthError::JwksUnavailable) {
+            error = error.with_header(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        error
+    }
+}

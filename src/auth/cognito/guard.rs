@@ -1,0 +1,382 @@
+//! The API's door: bearer token → verified claims → local user (created on first use) → checks
+//! that Cognito itself cannot make (revocation, deactivation).
+
+use std::future::{Ready, ready};
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use futures_util::future::{Either, LocalBoxFuture};
+
+use super::error::AuthError;
+use super::verify::Claims;
+use crate::accounts;
+use crate::db;
+use crate::error::ApiError;
+use crate::models::{NewUser, User, new_id};
+use crate::schema::{revoked_tokens, users};
+use crate::startup::AppState;
+
+/// The authenticated app user: the local row and the verified token claims.
+#[derive(Clone)]
+pub struct CognitoUser {
+    pub user: User,
+    pub claims: Arc<Claims>,
+}
+
+impl CognitoUser {
+    /// 403 `forbidden_group` unless the token lists `group` in `cognito:groups`.
+    pub fn require_group(&self, group: &str) -> Result<(), ApiError> {
+        if self.claims.groups().iter().any(|g| g == group) {
+            Ok(())
+        } else {
+            Err(AuthError::ForbiddenGroup(group.to_owned()).into())
+        }
+    }
+
+    /// 403 `insufficient_scope` unless the token's `scope` grants `scope`.
+    pub fn require_scope(&self, scope: &str) -> Result<(), ApiError> {
+        if self.claims.has_scope(scope) {
+            Ok(())
+        } else {
+            Err(AuthError::InsufficientScope(scope.to_owned()).into())
+        }
+    }
+}
+
+/// Handlers take `CognitoUser`; inside the guarded scope the middleware has already done the work,
+/// anywhere else the extractor authenticates by itself, so using it can never open a route.
+impl FromRequest for CognitoUser {
+    type Error = ApiError;
+    type Future =
+        Either<Ready<Result<Self, ApiError>>, LocalBoxFuture<'static, Result<Self, ApiError>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        if let Some(user) = req.extensions().get::<CognitoUser>().cloned() {
+            return Either::Left(ready(Ok(user)));
+        }
+        let req = req.clone();
+        Either::Right(Box::pin(async move {
+            authenticate(&req).await.map_err(refused)
+        }))
+    }
+}
+
+/// Scope middleware: every route behind it requires a valid token (deny by default).
+pub async fn require_cognito_user(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let user = authenticate(req.request()).await.map_err(refused)?;
+    req.extensions_mut().insert(user);
+    next.call(req).await
+}
+
+/// Logs why (never the token) and turns the refusal into the API error response.
+fn refused(e: AuthError) -> ApiError {
+    match &e {
+        AuthError::MissingToken => tracing::debug!(code = e.code(), "bearer token refused"),
+        AuthError::Database(db) => tracing::warn!(error = %db, "authentication needs the database"),
+        _ => tracing::info!(code = e.code(), reason = %e.message(), "bearer token refused"),
+    }
+    e.into()
+}
+
+/// The bearer token of the request. A non-Bearer scheme counts as no bearer credentials.
+pub fn bearer_token(req: &HttpRequest) -> Result<&str, AuthError> {
+    let mut values = req.headers().get_all(AUTHORIZATION);
+    let Some(value) = values.next() else {
+        return Err(AuthError::MissingToken);
+    };
+    if values.next().is_some() {
+        return Err(AuthError::InvalidRequest(
+            "more than one Authorization header",
+        ));
+    }
+    let value = value
+        .to_str()
+        .map_err(|_| AuthError::InvalidRequest("the header is not printable ASCII"))?;
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(AuthError::MissingToken);
+    }
+    let token = rest.trim();
+    if token.is_empty() {
+        return Err(AuthError::InvalidRequest("no token after Bearer"));
+    }
+    if token.contains(char::is_whitespace) {
+        return Err(AuthError::InvalidRequest("the token contains whitespace"));
+    }
+    Ok(token)
+}
+
+pub async fn authenticate(req: &HttpRequest) -> Result<CognitoUser, AuthError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or(AuthError::CognitoNotConfigured)?;
+    let Some(verifier) = &state.cognito else {
+        return Err(AuthError::CognitoNotConfigured);
+    };
+    let claims = verifier.verify(bearer_token(req)?).await?;
+    let mut conn = db::connection(&state.pool).await?;
+    let user = local_user(&mut conn, &claims, verifier.settings().create_users).await?;
+    Ok(CognitoUser {
+        user,
+        claims: Arc::new(claims),
+    })
+}
+
+/// Finds (or provisions) the user and applies the local checks, in one round trip when the user
+/// exists: the revocation lookup rides along as an `EXISTS`.
+async fn local_user(
+    conn: &mut AsyncPgConnection,
+    claims: &Claims,
+    create_users: bool,
+) -> Result<User, AuthError> {
+    // Tokens without any jti can never be listed (logout refuses them), so "" matches nothing.
+    let session_id = claims.session_id().unwrap_or("");
+    let found: Option<(User, bool)> = users::table
+        .filter(users::cognito_sub.eq(&claims.sub))
+        .select((
+            User::as_select(),
+            diesel::dsl::exists(revoked_tokens::table.filter(revoked_tokens::jti.eq(session_id))),
+        ))
+        .first(conn)
+        .await
+        .optional()?;
+    let user = match found {
+        Some((_, true)) => return Err(AuthError::TokenRevoked),
+        Some((user, false)) => user,
+        None if create_users => provision(conn, claims).await?,
+        None => return Err(AuthError::UserNotProvisioned),
+    };
+    if let Some(valid_after) = user.tokens_valid_after {
+        let signed_in = claims
+            .auth_time
+            .or(claims.iat)
+            .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0));
+        if signed_in.is_none_or(|t| t < valid_after) {
+            return Err(AuthError::TokenRevoked);
+        }
+    }
+    if !user.is_active {
+        return Err(AuthError::UserInactive);
+    }
+    if claims.is_id_token() {
+        return sync_from_id_token(conn, user, claims).await;
+    }
+    Ok(user)
+}
+
+/// Profile fields an id token carries, normalised as we store them.
+struct Profile {
+    email: Option<String>,
+    email_verified: Option<bool>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+}
+
+fn profile(claims: &Claims) -> Profile {
+    if !claims.is_id_token() {
+        return Profile {
+            email: None,
+            email_verified: None,
+            first_name: None,
+            last_name: None,
+        };
+    }
+    let clip = |s: &Option<String>| s.as_ref().map(|v| v.chars().take(150).collect::<String>());
+    Profile {
+        // An address we cannot store is left out rather than refusing a valid token.
+        email: claims
+            .email
+            .as_deref()
+            .and_then(|e| accounts::normalize_email(e).ok()),
+        email_verified: claims.email_verified,
+        first_name: clip(&claims.given_name),
+        last_name: clip(&claims.family_name),
+    }
+}
+
+/// A Cognito user name we can store as ours: otherwise the user is named by `sub`.
+fn usable_username(name: &str) -> bool {
+    let len = name.chars().count();
+    (1..=accounts::MAX_USERNAME_LEN).contains(&len) && !name.chars().any(char::is_control)
+}
+
+/// Creates the local user for a new `sub`. Race-free: concurrent first requests all insert with
+/// `ON CONFLICT DO NOTHING` and then read the one row that won.
+async fn provision(conn: &mut AsyncPgConnection, claims: &Claims) -> Result<User, AuthError> {
+    let p = profile(claims);
+    let preferred = claims
+        .cognito_username()
+        .filter(|name| usable_username(name))
+        .unwrap_or(&claims.sub);
+    // The Cognito name may already belong to someone else here; `sub` is unique by definition.
+    for username in [preferred, claims.sub.as_str()] {
+        let new = NewUser {
+            id: new_id(),
+            username,
+            email: p.email.as_deref().unwrap_or(""),
+            password_hash: None,
+            cognito_sub: Some(&claims.sub),
+            email_verified: p.email_verified.unwrap_or(false),
+            first_name: p.first_name.as_deref().unwrap_or(""),
+            last_name: p.last_name.as_deref().unwrap_or(""),
+            is_active: true,
+            is_staff: false,
+            is_superuser: false,
+        };
+        let inserted = diesel::insert_into(users::table)
+            .values(&new)
+            .on_conflict_do_nothing()
+            .returning(User::as_returning())
+            .get_result(conn)
+            .await
+            .optional()?;
+        if let Some(user) = inserted {
+            tracing::info!(user = %user, "provisioned a user from a Cognito token");
+            return Ok(user);
+        }
+        if let Some(user) = User::find_by_cognito_sub(conn, &claims.sub).await? {
+            return Ok(user);
+        }
+    }
+    tracing::warn!(
+        "cannot provision: both the Cognito username and the sub are taken as usernames"
+    );
+    Err(AuthError::UserNotProvisioned)
+}
+
+#[derive(AsChangeset)]
+#[diesel(table_name = users)]
+struct ProfileChanges<'a> {
+    email: Option<&'a str>,
+    email_verified: Option<bool>,
+    first_name: Option<&'a str>,
+    last_name: Option<&'a str>,
+}
+
+fn changed<'a>(new: &'a Option<String>, old: &str) -> Option<&'a str> {
+    new.as_deref().filter(|n| *n != old)
+}
+
+/// Cognito has no hook for attribute edits; id tokens carry the current values, so store them,
+/// writing only when something changed.
+async fn sync_from_id_token(
+    conn: &mut AsyncPgConnection,
+    user: User,
+    claims: &Claims,
+) -> Result<User, AuthError> {
+    let p = profile(claims);
+    let changes = ProfileChanges {
+        email: changed(&p.email, &user.email),
+        email_verified: p.email_verified.filter(|v| *v != user.email_verified),
+        first_name: changed(&p.first_name, &user.first_name),
+        last_name: changed(&p.last_name, &user.last_name),
+    };
+    if changes.email.is_none()
+        && changes.email_verified.is_none()
+        && changes.first_name.is_none()
+        && changes.last_name.is_none()
+    {
+        return Ok(user);
+    }
+    let updated = diesel::update(users::table.find(user.id))
+        .set(&changes)
+        .returning(User::as_returning())
+        .get_result(conn)
+        .await?;
+    Ok(updated)
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::ResponseError;
+
+    use super::*;
+
+    fn caller(groups: Option<Vec<&str>>, scope: Option<&str>) -> CognitoUser {
+        let claims: Claims = serde_json::from_value(serde_json::json!({
+            "sub": "s", "iss": "i", "exp": 1, "token_use": "access",
+            "cognito:groups": groups, "scope": scope,
+        }))
+        .unwrap();
+        let now = Utc::now();
+        CognitoUser {
+            user: User {
+                id: new_id(),
+                username: "u".into(),
+                email: String::new(),
+                password_hash: None,
+                cognito_sub: Some("s".into()),
+                email_verified: false,
+                first_name: String::new(),
+                last_name: String::new(),
+                is_active: true,
+                is_staff: false,
+                is_superuser: false,
+                last_login: None,
+                tokens_valid_after: None,
+                session_epoch: 0,
+                created_at: now,
+                updated_at: now,
+            },
+            claims: Arc::new(claims),
+        }
+    }
+
+    #[test]
+    fn group_guard() {
+        let editor = caller(Some(vec!["editors"]), None);
+        assert!(editor.require_group("editors").is_ok());
+        let err = editor.require_group("admins").unwrap_err();
+        assert_eq!((err.status.as_u16(), err.code), (403, "forbidden_group"));
+        let nobody = caller(None, None);
+        assert_eq!(
+            nobody.require_group("editors").unwrap_err().code,
+            "forbidden_group"
+        );
+    }
+
+    #[test]
+    fn scope_guard_answers_rfc_6750_insufficient_scope() {
+        let caller = caller(None, Some("openid profile articles/write"));
+        assert!(caller.require_scope("articles/write").is_ok());
+        assert!(
+            caller.require_scope("articles").is_err(),
+            "whole scopes only"
+        );
+        let err = caller.require_scope("articles/admin").unwrap_err();
+        assert_eq!((err.status.as_u16(), err.code), (403, "insufficient_scope"));
+        let response = err.error_response();
+        let challenge = response
+            .headers()
+            .get("www-authenticate")
+            .unwrap()
+            .to_str()
+            .unwrap();
+        assert!(
+            challenge.contains(r#"error="insufficient_scope""#),
+            "{challenge}"
+        );
+        assert!(
+            challenge.contains(r#"scope="articles/admin""#),
+            "{challenge}"
+        );
+    }
+
+    #[test]
+    fn only_usable_cognito_names_become_usernames() {
+        assert!(usable_username("janedoe@example.com"));
+        assert!(!usable_username(""));
+        assert!(!usable_username("bad\nname"));
+        assert!(!usable_username(&"x".repeat(151)));
+    }
+}

@@ -1,0 +1,333 @@
+//! Test doubles for Cognito: RSA keys made here, a JWKS served on 127.0.0.1, and tokens whose
+//! header and claims are exactly Cognito's (header `{"kid","alg"}` only; claims as in COGNITO.md).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::{KeyPair, KeySize};
+use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app_with};
+
+pub const ISSUER: &str = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_GateTest1";
+pub const CLIENT_ID: &str = "4example0client0id0abcdef";
+
+pub struct TestKey {
+    pub kid: String,
+    pair: KeyPair,
+}
+
+impl TestKey {
+    fn new(kid: &str) -> Self {
+        TestKey {
+            kid: kid.to_owned(),
+            pair: KeyPair::generate(KeySize::Rsa2048).expect("RSA key generation"),
+        }
+    }
+
+    pub fn jwk(&self) -> Value {
+        let public = self.pair.public_key();
+        json!({
+            "alg": "RS256",
+            "e": URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
+            "kid": self.kid,
+            "kty": "RSA",
+            "n": URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
+            "use": "sig",
+        })
+    }
+
+    /// The public key's DER bytes (what an RS→HS confusion attack uses as the HMAC secret).
+    pub fn public_der(&self) -> Vec<u8> {
+        self.pair.public_key().as_ref().to_vec()
+    }
+
+    /// Signs raw header and payload JSON text, so tests control every byte.
+    pub fn sign_raw(&self, header: &str, payload: &str) -> String {
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(payload)
+        );
+        let mut signature = vec![0; self.pair.public_modulus_len()];
+        self.pair
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                input.as_bytes(),
+                &mut signature,
+            )
+            .expect("sign");
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+    }
+
+    /// A token as Cognito sends it: header `{"kid":…,"alg":"RS256"}`.
+    pub fn sign(&self, claims: &Value) -> String {
+        self.sign_with_kid(&self.kid, claims)
+    }
+
+    pub fn sign_with_kid(&self, kid: &str, claims: &Value) -> String {
+        let header = json!({"kid": kid, "alg": "RS256"}).to_string();
+        self.sign_raw(&header, &claims.to_string())
+    }
+}
+
+/// Keys shared by every test of this binary (made once: RSA generation is the slow part). Kids
+/// look like Cognito's: standard base64 with `+`, `/` and `=`.
+pub static KEYS: LazyLock<[TestKey; 4]> = LazyLock::new(|| {
+    [
+        TestKey::new("vyVQH7UMjwYboVvyFf+zd4KHZfgc+RtmU/A2vHhgITI="),
+        TestKey::new("kbxEboFjTrF9NUaco1UzsY9LdPEXghei2viYpCCaALU="),
+        TestKey::new("rotated/Key+3="),
+        TestKey::new("attacker-key"),
+    ]
+});
+
+pub fn access_key() -> &'static TestKey {
+    &KEYS[0]
+}
+pub fn id_key() -> &'static TestKey {
+    &KEYS[1]
+}
+pub fn rotated_key() -> &'static TestKey {
+    &KEYS[2]
+}
+pub fn attacker_key() -> &'static TestKey {
+    &KEYS[3]
+}
+
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// An access token's claims, as a real pool issues them (`USER_PASSWORD_AUTH`).
+pub fn access_claims(sub: &str, username: &str) -> Value {
+    let now = now();
+    json!({
+        "sub": sub,
+        "iss": ISSUER,
+        "client_id": CLIENT_ID,
+        "origin_jti": uuid::Uuid::new_v4().to_string(),
+        "event_id": uuid::Uuid::new_v4().to_string(),
+        "token_use": "access",
+        "scope": "aws.cognito.signin.user.admin",
+        "auth_time": now,
+        "exp": now + 3600,
+        "iat": now,
+        "jti": uuid::Uuid::new_v4().to_string(),
+        "username": username,
+    })
+}
+
+/// An id token's claims.
+pub fn id_claims(sub: &str, username: &str, email: &str) -> Value {
+    let now = now();
+    json!({
+        "sub": sub,
+        "aud": CLIENT_ID,
+        "email_verified": true,
+        "token_use": "id",
+        "auth_time": now,
+        "iss": ISSUER,
+        "cognito:username": username,
+        "exp": now + 3600,
+        "given_name": "Jane",
+        "family_name": "Doe",
+        "iat": now,
+        "email": email,
+        "jti": uuid::Uuid::new_v4().to_string(),
+        "origin_jti": uuid::Uuid::new_v4().to_string(),
+    })
+}
+
+pub fn new_sub() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+struct JwksState {
+    body: String,
+    status: u16,
+    delay: Duration,
+    paths: Vec<String>,
+}
+
+/// A JWKS endpoint on 127.0.0.1 whose content, status and latency tests change at will, and that
+/// counts what it was asked.
+pub struct JwksServer {
+    pub url: String,
+    pub base: String,
+    state: Arc<Mutex<JwksState>>,
+    hits: Arc<AtomicUsize>,
+    handle: ServerHandle,
+}
+
+async fn serve_jwks(
+    req: HttpRequest,
+    state: web::Data<Mutex<JwksState>>,
+    hits: web::Data<AtomicUsize>,
+) -> HttpResponse {
+    hits.fetch_add(1, Ordering::SeqCst);
+    let (body, status, delay) = {
+        let mut s = state.lock().unwrap();
+        s.paths.push(req.path().to_owned());
+        (s.body.clone(), s.status, s.delay)
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
+        .content_type("application/json")
+        .body(body)
+}
+
+impl JwksServer {
+    pub async fn start(keys: &[&TestKey]) -> Self {
+        let state = Arc::new(Mutex::new(JwksState {
+            body: jwks_body(keys),
+            status: 200,
+            delay: Duration::ZERO,
+            paths: Vec::new(),
+        }));
+        let hits = Arc::new(AtomicUsize::new(0));
+        let (s, h) = (
+            web::Data::from(state.clone()),
+            web::Data::from(hits.clone()),
+        );
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(s.clone())
+                .app_data(h.clone())
+                .default_service(web::to(serve_jwks))
+        })
+        .workers(1)
+        .disable_signals()
+        .bind("127.0.0.1:0")
+        .unwrap();
+        let port = server.addrs()[0].port();
+        let server = server.run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        let base = format!("http://127.0.0.1:{port}");
+        JwksServer {
+            url: format!("{base}/eu-west-1_GateTest1/.well-known/jwks.json"),
+            base,
+            state,
+            hits,
+            handle,
+        }
+    }
+
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+
+    pub fn paths(&self) -> Vec<String> {
+        self.state.lock().unwrap().paths.clone()
+    }
+
+    pub fn set_keys(&self, keys: &[&TestKey]) {
+        self.set_body(&jwks_body(keys));
+    }
+
+    pub fn set_body(&self, body: &str) {
+        self.state.lock().unwrap().body = body.to_owned();
+    }
+
+    pub fn set_status(&self, status: u16) {
+        self.state.lock().unwrap().status = status;
+    }
+
+    pub fn set_delay(&self, delay: Duration) {
+        self.state.lock().unwrap().delay = delay;
+    }
+}
+
+impl Drop for JwksServer {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+    }
+}
+
+pub fn jwks_body(keys: &[&TestKey]) -> String {
+    json!({"keys": keys.iter().map(|k| k.jwk()).collect::<Vec<_>>()}).to_string()
+}
+
+/// The app configured for the test pool, with its JWKS served by `jwks`. Waits (bounded) until
+/// the keys are loaded when the JWKS is healthy.
+pub async fn spawn_api(jwks: &JwksServer, overrides: &[(&str, &str)]) -> TestApp {
+    let mut settings = vec![
+        ("COGNITO_ISSUER", ISSUER),
+        ("COGNITO_JWKS_URL", jwks.url.as_str()),
+        ("COGNITO_CLIENT_IDS", CLIENT_ID),
+    ];
+    settings.extend_from_slice(overrides);
+    let app = spawn_app_with(&settings).await;
+    for _ in 0..100 {
+        if app.get("/readyz").await.status() == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app
+}
+
+impl TestApp {
+    pub async fn get_with_token(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request reaches the app")
+    }
+
+    pub async fn post_with_token(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.address))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request reaches the app")
+    }
+
+    pub async fn me(&self, token: &str) -> reqwest::Response {
+        self.get_with_token("/api/v1/me", token).await
+    }
+}
+
+/// Status, error code and `WWW-Authenticate` of a refusal.
+pub async fn refusal(response: reqwest::Response) -> (u16, String, Option<String>) {
+    let status = response.status().as_u16();
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body: Value = response.json().await.expect("a JSON error body");
+    let code = body["error"]["code"].as_str().expect("a code").to_owned();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "a message: {body}"
+    );
+    (status, code, challenge)
+}
+
+/// Asserts a 401 `invalid_token` refusal with this code.
+pub async fn assert_invalid_token(response: reqwest::Response, code: &str) {
+    let (status, actual, challenge) = refusal(response).await;
+    assert_eq!((status, actual.as_str()), (401, code));
+    let challenge = challenge.expect("a WWW-Authenticate challenge");
+    assert!(
+        challenge
+            .starts_with(r#"Bearer realm="gatehouse", error="invalid_token", error_description=""#),
+        "{challenge}"
+    );
+}
