@@ -3,7 +3,9 @@
 FROM rust:1.95-bookworm AS build
 WORKDIR /app
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
+# (benches/cognito.rs is declared in Cargo.toml, so a stub must exist for cargo to read it.)
+RUN mkdir src benches && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
+    && echo 'fn main() {}' > benches/cognito.rs \
     && cargo build --release --locked \
     && rm -rf src
 COPY src src

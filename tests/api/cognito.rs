@@ -1,155 +1,16 @@
-//! Test doubles for Cognito: RSA keys made here, a JWKS served on 127.0.0.1, and tokens whose
-//! header and claims are exactly Cognito's (header `{"kid","alg"}` only; claims as in COGNITO.md).
+//! Test doubles for Cognito: a JWKS served on 127.0.0.1 that tests control, and the app
+//! configured against it. Keys and tokens come from `tests/support/minting.rs`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::rsa::{KeyPair, KeySize};
-use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::helpers::{TestApp, spawn_app_with};
-
-pub const ISSUER: &str = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_GateTest1";
-pub const CLIENT_ID: &str = "4example0client0id0abcdef";
-
-pub struct TestKey {
-    pub kid: String,
-    pair: KeyPair,
-}
-
-impl TestKey {
-    fn new(kid: &str) -> Self {
-        TestKey {
-            kid: kid.to_owned(),
-            pair: KeyPair::generate(KeySize::Rsa2048).expect("RSA key generation"),
-        }
-    }
-
-    pub fn jwk(&self) -> Value {
-        let public = self.pair.public_key();
-        json!({
-            "alg": "RS256",
-            "e": URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
-            "kid": self.kid,
-            "kty": "RSA",
-            "n": URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
-            "use": "sig",
-        })
-    }
-
-    /// The public key's DER bytes (what an RS→HS confusion attack uses as the HMAC secret).
-    pub fn public_der(&self) -> Vec<u8> {
-        self.pair.public_key().as_ref().to_vec()
-    }
-
-    /// Signs raw header and payload JSON text, so tests control every byte.
-    pub fn sign_raw(&self, header: &str, payload: &str) -> String {
-        let input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header),
-            URL_SAFE_NO_PAD.encode(payload)
-        );
-        let mut signature = vec![0; self.pair.public_modulus_len()];
-        self.pair
-            .sign(
-                &RSA_PKCS1_SHA256,
-                &SystemRandom::new(),
-                input.as_bytes(),
-                &mut signature,
-            )
-            .expect("sign");
-        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
-    }
-
-    /// A token as Cognito sends it: header `{"kid":…,"alg":"RS256"}`.
-    pub fn sign(&self, claims: &Value) -> String {
-        self.sign_with_kid(&self.kid, claims)
-    }
-
-    pub fn sign_with_kid(&self, kid: &str, claims: &Value) -> String {
-        let header = json!({"kid": kid, "alg": "RS256"}).to_string();
-        self.sign_raw(&header, &claims.to_string())
-    }
-}
-
-/// Keys shared by every test of this binary (made once: RSA generation is the slow part). Kids
-/// look like Cognito's: standard base64 with `+`, `/` and `=`.
-pub static KEYS: LazyLock<[TestKey; 4]> = LazyLock::new(|| {
-    [
-        TestKey::new("vyVQH7UMjwYboVvyFf+zd4KHZfgc+RtmU/A2vHhgITI="),
-        TestKey::new("kbxEboFjTrF9NUaco1UzsY9LdPEXghei2viYpCCaALU="),
-        TestKey::new("rotated/Key+3="),
-        TestKey::new("attacker-key"),
-    ]
-});
-
-pub fn access_key() -> &'static TestKey {
-    &KEYS[0]
-}
-pub fn id_key() -> &'static TestKey {
-    &KEYS[1]
-}
-pub fn rotated_key() -> &'static TestKey {
-    &KEYS[2]
-}
-pub fn attacker_key() -> &'static TestKey {
-    &KEYS[3]
-}
-
-pub fn now() -> i64 {
-    chrono::Utc::now().timestamp()
-}
-
-/// An access token's claims, as a real pool issues them (`USER_PASSWORD_AUTH`).
-pub fn access_claims(sub: &str, username: &str) -> Value {
-    let now = now();
-    json!({
-        "sub": sub,
-        "iss": ISSUER,
-        "client_id": CLIENT_ID,
-        "origin_jti": uuid::Uuid::new_v4().to_string(),
-        "event_id": uuid::Uuid::new_v4().to_string(),
-        "token_use": "access",
-        "scope": "aws.cognito.signin.user.admin",
-        "auth_time": now,
-        "exp": now + 3600,
-        "iat": now,
-        "jti": uuid::Uuid::new_v4().to_string(),
-        "username": username,
-    })
-}
-
-/// An id token's claims.
-pub fn id_claims(sub: &str, username: &str, email: &str) -> Value {
-    let now = now();
-    json!({
-        "sub": sub,
-        "aud": CLIENT_ID,
-        "email_verified": true,
-        "token_use": "id",
-        "auth_time": now,
-        "iss": ISSUER,
-        "cognito:username": username,
-        "exp": now + 3600,
-        "given_name": "Jane",
-        "family_name": "Doe",
-        "iat": now,
-        "email": email,
-        "jti": uuid::Uuid::new_v4().to_string(),
-        "origin_jti": uuid::Uuid::new_v4().to_string(),
-    })
-}
-
-pub fn new_sub() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
+pub use crate::minting::*;
 
 struct JwksState {
     body: String,
@@ -253,10 +114,6 @@ impl Drop for JwksServer {
     fn drop(&mut self) {
         drop(self.handle.stop(false));
     }
-}
-
-pub fn jwks_body(keys: &[&TestKey]) -> String {
-    json!({"keys": keys.iter().map(|k| k.jwk()).collect::<Vec<_>>()}).to_string()
 }
 
 /// The app configured for the test pool, with its JWKS served by `jwks`. Waits (bounded) until

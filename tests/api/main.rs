@@ -8,6 +8,8 @@ mod docs;
 mod health;
 mod helpers;
 mod migrations;
+#[path = "../support/minting.rs"]
+mod minting;
 mod pages;
 mod schema;
 mod tokens;

@@ -165,6 +165,23 @@ impl JwksCache {
         }
     }
 
+    /// Installs keys from a JWKS document held in memory (benchmarks, fuzzing, offline setups).
+    pub fn load_from_bytes(&self, body: &[u8]) -> Result<usize, String> {
+        let keys = parse_jwks(body)?;
+        let count = keys.len();
+        self.install(keys);
+        Ok(count)
+    }
+
+    fn install(&self, keys: HashMap<String, Arc<DecodingKey>>) {
+        let generation = self.keys.load().generation + 1;
+        self.keys.store(Arc::new(KeySet {
+            keys,
+            generation,
+            loaded_at: Some(Instant::now()),
+        }));
+    }
+
     /// Fetches the JWKS now (the periodic refresh). Returns the number of usable keys.
     pub async fn refresh(&self) -> Result<usize, String> {
         let _state = self.fetch.lock().await;
@@ -174,16 +191,10 @@ impl JwksCache {
     /// Fetches and swaps the key set; the caller holds the `fetch` lock.
     async fn refresh_locked(&self) -> Result<usize, String> {
         self.fetches.fetch_add(1, Ordering::Relaxed);
-        let result = self.fetch_keys().await;
-        let outcome = match result {
+        let outcome = match self.fetch_keys().await {
             Ok(keys) => {
                 let count = keys.len();
-                let generation = self.keys.load().generation + 1;
-                self.keys.store(Arc::new(KeySet {
-                    keys,
-                    generation,
-                    loaded_at: Some(Instant::now()),
-                }));
+                self.install(keys);
                 tracing::info!(keys = count, url = %self.url, "JWKS loaded");
                 Ok(count)
             }
