@@ -758,3 +758,111 @@ async fn unknown_api_routes_need_a_token_too() {
 
     assert_eq!((status, code.as_str()), (401, "missing_token"));
 }
+
+/// Group and scope requirements, on routes that use the extractor outside the guarded scope (it
+/// must then authenticate by itself).
+#[actix_web::test]
+async fn group_and_scope_requirements_answer_403_with_their_codes() {
+    use actix_web::{App, HttpResponse, test, web};
+    use gatehouse::auth::cognito::{self as cognito_auth, CognitoUser};
+    use gatehouse::error::ApiError;
+    use gatehouse::startup::AppState;
+
+    let jwks = JwksServer::start(&[access_key()]).await;
+    let db = crate::helpers::TestDb::migrated().await;
+    let settings = crate::helpers::test_settings(
+        &db.url,
+        &[
+            ("COGNITO_ISSUER", ISSUER),
+            ("COGNITO_JWKS_URL", jwks.url.as_str()),
+            ("COGNITO_CLIENT_IDS", CLIENT_ID),
+        ],
+    );
+    let verifier = cognito_auth::start(settings.cognito.as_ref().unwrap()).unwrap();
+    verifier.jwks().refresh().await.unwrap();
+    let state = web::Data::new(AppState {
+        pool: gatehouse::db::build_pool(&settings.database),
+        cognito: Some(verifier),
+        settings: std::sync::Arc::new(settings),
+    });
+    let app = test::init_service(
+        App::new()
+            .app_data(state)
+            .route(
+                "/editors-only",
+                web::get().to(|caller: CognitoUser| async move {
+                    caller.require_group("editors")?;
+                    Ok::<_, ApiError>(HttpResponse::NoContent().finish())
+                }),
+            )
+            .route(
+                "/needs-scope",
+                web::get().to(|caller: CognitoUser| async move {
+                    caller.require_scope("articles/write")?;
+                    Ok::<_, ApiError>(HttpResponse::NoContent().finish())
+                }),
+            ),
+    )
+    .await;
+    let call = |path: &'static str, claims: Value| {
+        let app = &app;
+        async move {
+            let mut req = test::TestRequest::get().uri(path);
+            if !claims.is_null() {
+                req = req.insert_header((
+                    "Authorization",
+                    format!("Bearer {}", access_key().sign(&claims)),
+                ));
+            }
+            test::call_service(app, req.to_request()).await
+        }
+    };
+    let mut editor = access_claims(&new_sub(), "ed");
+    editor["cognito:groups"] = json!(["editors"]);
+    editor["scope"] = json!("openid articles/write");
+    let reader = access_claims(&new_sub(), "reader");
+
+    assert_eq!(call("/editors-only", editor.clone()).await.status(), 204);
+    assert_eq!(call("/needs-scope", editor).await.status(), 204);
+    assert_eq!(
+        call("/editors-only", Value::Null).await.status(),
+        401,
+        "extractor authenticates"
+    );
+
+    let denied = call("/editors-only", reader.clone()).await;
+    assert_eq!(denied.status(), 403);
+    let body: Value = test::read_body_json(denied).await;
+    assert_eq!(body["error"]["code"], "forbidden_group");
+
+    let denied = call("/needs-scope", reader).await;
+    assert_eq!(denied.status(), 403);
+    let challenge = denied
+        .headers()
+        .get("www-authenticate")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.contains(r#"error="insufficient_scope""#),
+        "{challenge}"
+    );
+    let body: Value = test::read_body_json(denied).await;
+    assert_eq!(body["error"]["code"], "insufficient_scope");
+}
+
+#[actix_web::test]
+async fn a_database_outage_is_503_database_unavailable_never_500() {
+    let jwks = JwksServer::start(&[access_key()]).await;
+    let app = spawn_api(&jwks, &[]).await;
+    let token = access_key().sign(&access_claims(&new_sub(), "u"));
+    assert_eq!(app.me(&token).await.status(), 200);
+
+    app.db.drop_now().await;
+    let response = app.me(&token).await;
+
+    assert_eq!(response.headers()["retry-after"], "1");
+    let (status, code, _) = refusal(response).await;
+    assert_eq!((status, code.as_str()), (503, "database_unavailable"));
+}
