@@ -46,6 +46,7 @@ pub const VARIABLES: &[&str] = &[
     "COGNITO_JWKS_REFRESH_SECONDS",
     "COGNITO_JWKS_MIN_REFETCH_SECONDS",
     "COGNITO_HOOK_SECRET",
+    "API_EDITOR_GROUP",
 ];
 
 /// A configuration value that cannot be used. `Display` is the one line printed at start-up.
@@ -143,6 +144,8 @@ pub struct Settings {
     /// `None` when no Cognito pool is configured: the API then answers 503 `cognito_not_configured`.
     pub cognito: Option<CognitoSettings>,
     pub cognito_hook_secret: Option<SecretString>,
+    /// Members of this Cognito group may change and delete any article through the API.
+    pub api_editor_group: String,
 }
 
 impl std::fmt::Debug for Settings {
@@ -161,6 +164,7 @@ impl std::fmt::Debug for Settings {
             .field("log_format", &self.log_format)
             .field("cognito", &self.cognito)
             .field("cognito_hook_secret", &self.cognito_hook_secret)
+            .field("api_editor_group", &self.api_editor_group)
             .finish()
     }
 }
@@ -374,7 +378,16 @@ impl Settings {
             v => v.map(SecretString::from),
         };
 
+        let api_editor_group = src.parse("API_EDITOR_GROUP", "editors".to_owned(), |v| {
+            if v.chars().count() > 128 {
+                Err("must be at most 128 characters".into())
+            } else {
+                Ok(v.to_owned())
+            }
+        })?;
+
         Ok(Settings {
+            api_editor_group,
             environment,
             database,
             bind,

@@ -7,8 +7,9 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 use tracing_actix_web::TracingLogger;
+use utoipa_actix_web::AppExt;
 
-use crate::api;
+use crate::api::{self, ApiSpec};
 use crate::auth::cognito::{self, Verifier};
 use crate::config::Settings;
 use crate::db::Pool;
@@ -85,18 +86,23 @@ fn run(listener: TcpListener, settings: Arc<Settings>, pool: Pool) -> std::io::R
         settings: settings.clone(),
         cognito,
     });
+    let spec = web::Data::new(ApiSpec::build());
     let app_settings = settings.clone();
     let mut server = HttpServer::new(move || {
-        App::new()
+        let app = App::new()
             .app_data(state.clone())
+            .app_data(spec.clone())
             .wrap(security_headers(&app_settings))
             .wrap(from_fn(telemetry::request_middleware))
-            .wrap(TracingLogger::default())
-            .route("/healthz", web::get().to(health::healthz))
+            .wrap(TracingLogger::default());
+        // The API goes through utoipa-actix-web (documented as registered); the document itself
+        // was built once, above.
+        let (app, _) = app.into_utoipa_app().configure(api::config).split_for_parts();
+        app.route("/healthz", web::get().to(health::healthz))
             .route("/readyz", web::get().to(health::readyz))
+            .route("/api/openapi.json", web::get().to(api::openapi_json))
             .route("/", web::get().to(pages::index))
             .route("/static/{path:.*}", web::get().to(static_files::serve))
-            .configure(api::config)
             .default_service(web::to(|| async { Err::<(), _>(ApiError::not_found()) }))
     })
     .shutdown_timeout(settings.shutdown_timeout.as_secs())

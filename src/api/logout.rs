@@ -1,15 +1,25 @@
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, post, web};
 use chrono::{DateTime, Duration, Utc};
 
+use super::ErrorBody;
 use crate::auth::cognito::{AuthError, CognitoUser};
 use crate::db;
 use crate::error::ApiError;
 use crate::models::{NewRevokedToken, new_id};
 use crate::startup::AppState;
 
-/// `POST /api/v1/logout`: refuses, from now on, the caller's token and every token refreshed from
-/// the same sign-in (`origin_jti`). Kept until the token would have expired anyway.
-pub async fn post(
+/// Sign out: refuses, from now on, the caller's token and every token refreshed from the same
+/// sign-in (`origin_jti`). Kept until the token would have expired anyway.
+#[utoipa::path(
+    tag = "me",
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 401, body = ErrorBody, description = "No valid token"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/logout")]
+pub async fn logout(
     caller: CognitoUser,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {

@@ -1,13 +1,23 @@
-use actix_web::web::Json;
+use actix_web::{get, patch, web};
 use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
 use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::ErrorBody;
+use super::input::{Fields, JsonObject};
 use crate::auth::cognito::CognitoUser;
+use crate::db;
+use crate::error::ApiError;
+use crate::models::User;
+use crate::schema::users;
+use crate::startup::AppState;
 
 /// What an app user may know about their own account: never the password hash, staff flags or
 /// internal revocation state.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Me {
     pub id: Uuid,
     pub username: String,
@@ -22,19 +32,100 @@ pub struct Me {
     pub updated_at: DateTime<Utc>,
 }
 
-/// `GET /api/v1/me`.
-pub async fn get(caller: CognitoUser) -> Json<Me> {
+impl Me {
+    fn new(user: User, groups: &[String]) -> Self {
+        Me {
+            id: user.id,
+            username: user.username,
+            email: user.email,
+            email_verified: user.email_verified,
+            first_name: user.first_name,
+            last_name: user.last_name,
+            groups: groups.to_vec(),
+            is_active: user.is_active,
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+        }
+    }
+}
+
+/// For the OpenAPI document; every other field of `Me` is read-only.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct MePatch {
+    /// At most 150 characters.
+    first_name: Option<String>,
+    last_name: Option<String>,
+}
+
+/// The caller's own account.
+#[utoipa::path(
+    tag = "me",
+    responses(
+        (status = 200, body = Me),
+        (status = 401, body = ErrorBody, description = "No valid token (see the error codes)"),
+        (status = 403, body = ErrorBody, description = "user_inactive or user_not_provisioned"),
+        (status = 503, body = ErrorBody, description = "jwks_unavailable, cognito_not_configured or database_unavailable"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/me")]
+pub async fn get(caller: CognitoUser) -> web::Json<Me> {
     let CognitoUser { user, claims } = caller;
-    Json(Me {
-        id: user.id,
-        username: user.username,
-        email: user.email,
-        email_verified: user.email_verified,
-        first_name: user.first_name,
-        last_name: user.last_name,
-        groups: claims.groups().to_vec(),
-        is_active: user.is_active,
-        created_at: user.created_at,
-        updated_at: user.updated_at,
-    })
+    web::Json(Me::new(user, claims.groups()))
+}
+
+const READ_ONLY: &[&str] = &[
+    "id",
+    "username",
+    "email",
+    "email_verified",
+    "groups",
+    "is_active",
+    "created_at",
+    "updated_at",
+];
+
+/// Change the caller's names. Email and username belong to Cognito; sending them (or any other
+/// read-only field) is a validation error that says so.
+#[utoipa::path(
+    tag = "me",
+    request_body = MePatch,
+    responses(
+        (status = 200, body = Me),
+        (status = 400, body = ErrorBody, description = "malformed_json"),
+        (status = 422, body = ErrorBody, description = "validation_error"),
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/me")]
+pub async fn update(
+    caller: CognitoUser,
+    state: web::Data<AppState>,
+    body: JsonObject,
+) -> Result<web::Json<Me>, ApiError> {
+    let mut f = Fields::new(&body.0, &["first_name", "last_name"], READ_ONLY);
+    let first_name = f.string("first_name", true, 0, 150);
+    let last_name = f.string("last_name", true, 0, 150);
+    let (first_name, last_name) = f.errors.finish((first_name, last_name))?;
+    let CognitoUser { user, claims } = caller;
+    if first_name.is_none() && last_name.is_none() {
+        return Ok(web::Json(Me::new(user, claims.groups())));
+    }
+    #[derive(AsChangeset)]
+    #[diesel(table_name = users)]
+    struct Changes {
+        first_name: Option<String>,
+        last_name: Option<String>,
+    }
+    let mut conn = db::connection(&state.pool).await?;
+    let updated = diesel::update(users::table.find(user.id))
+        .set(&Changes {
+            first_name,
+            last_name,
+        })
+        .returning(User::as_returning())
+        .get_result(&mut conn)
+        .await?;
+    Ok(web::Json(Me::new(updated, claims.groups())))
 }

@@ -1,19 +1,216 @@
-//! The JSON API for app users. Everything under `/api/v1` requires a valid Cognito token unless
-//! it is registered in `public` (none yet): deny by default, by construction.
+//! The JSON API for app users.
+//!
+//! Every route under `/api/v1` requires a valid Cognito token: the scope carries the guard, so a
+//! new route is protected without anyone remembering to. The exceptions are explicit and few: the
+//! signed Cognito hook under `/api/v1/hooks`, and the OpenAPI document. Routes are registered
+//! through utoipa-actix-web, which documents each one as it registers it, so the OpenAPI document
+//! cannot miss a route.
 
+use std::collections::BTreeMap;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::from_fn;
-use actix_web::web;
+use actix_web::{App, HttpRequest, HttpResponse, web};
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_actix_web::{AppExt, scope};
+use uuid::Uuid;
 
 use crate::auth::cognito::require_cognito_user;
+use crate::error::ApiError;
 
+pub mod articles;
+pub mod hooks;
+pub mod input;
 pub mod logout;
 pub mod me;
 
-pub fn config(cfg: &mut web::ServiceConfig) {
+/// The shape of every API error.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable: `missing_token`, `token_expired`, `validation_error`, … (see the
+    /// README for the full list).
+    pub code: String,
+    /// For humans; may change.
+    pub message: String,
+    /// `validation_error` only: messages per field.
+    pub fields: Option<BTreeMap<String, Vec<String>>>,
+    /// 5xx only: quote it when reporting the failure.
+    pub request_id: Option<String>,
+}
+
+/// Ids in paths are UUIDs; anything else names nothing (404, never a 500).
+pub fn parse_id(raw: &str) -> Option<Uuid> {
+    Uuid::try_parse(raw).ok()
+}
+
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "An Amazon Cognito user-pool access token (or id token, per \
+                         COGNITO_TOKEN_USE).",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Gatehouse API",
+        description = "JSON API for app users authenticated by an Amazon Cognito user pool. \
+                       Errors are `{\"error\": {\"code\", \"message\", \"fields\"?, \"request_id\"?}}`; \
+                       timestamps are RFC 3339 UTC; ids are UUIDs."
+    ),
+    modifiers(&BearerScheme),
+    components(schemas(ErrorBody))
+)]
+struct ApiDoc;
+
+/// Registers every API route (used by the server and by [`openapi`], so both see the same list).
+pub fn config(cfg: &mut ServiceConfig) {
+    // Registered before `/api/v1` so it is matched first: public to the token guard, protected by
+    // its own signature instead.
+    cfg.service(scope("/api/v1/hooks").service(hooks::post_confirmation));
     cfg.service(
-        web::scope("/api/v1")
+        scope("/api/v1")
             .wrap(from_fn(require_cognito_user))
-            .route("/me", web::get().to(me::get))
-            .route("/logout", web::post().to(logout::post)),
+            .service(me::get)
+            .service(me::update)
+            .service(logout::logout)
+            .service(articles::list)
+            .service(articles::create)
+            .service(articles::read)
+            .service(articles::update)
+            .service(articles::remove)
+            .default_service(web::to(fallback)),
     );
+}
+
+/// The OpenAPI 3 document of the routes `config` registers.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = crate::VERSION.to_owned();
+    let (_, doc) = App::new()
+        .into_utoipa_app()
+        .openapi(doc)
+        .configure(config)
+        .split_for_parts();
+    doc
+}
+
+/// The document, the route table for 405s, both computed once at start.
+pub struct ApiSpec {
+    pub json: String,
+    routes: Vec<(Vec<String>, Vec<Method>)>,
+}
+
+impl ApiSpec {
+    pub fn build() -> Self {
+        let doc = openapi();
+        let routes = doc
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let segments = path.trim_matches('/').split('/').map(str::to_owned).collect();
+                let methods = [
+                    (&item.get, Method::GET),
+                    (&item.post, Method::POST),
+                    (&item.put, Method::PUT),
+                    (&item.patch, Method::PATCH),
+                    (&item.delete, Method::DELETE),
+                ]
+                .into_iter()
+                .filter(|(op, _)| op.is_some())
+                .map(|(_, m)| m)
+                .collect();
+                (segments, methods)
+            })
+            .collect();
+        ApiSpec {
+            json: doc.to_json().unwrap_or_else(|_| "{}".into()),
+            routes,
+        }
+    }
+
+    /// The methods a path supports, if it is an API path at all.
+    pub fn allowed(&self, path: &str) -> Option<&[Method]> {
+        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        self.routes.iter().find_map(|(segments, methods)| {
+            let matches = segments.len() == parts.len()
+                && segments
+                    .iter()
+                    .zip(&parts)
+                    .all(|(s, p)| (s.starts_with('{') && !p.is_empty()) || s == p);
+            matches.then_some(methods.as_slice())
+        })
+    }
+}
+
+/// Unmatched API requests: 405 with `Allow` for a known path, JSON 404 otherwise.
+async fn fallback(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let spec = req.app_data::<web::Data<ApiSpec>>();
+    if let Some(methods) = spec.and_then(|s| s.allowed(req.path())) {
+        let allow: Vec<&str> = methods.iter().map(Method::as_str).collect();
+        let allow = allow.join(", ");
+        let mut error = ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("{} is not allowed here; use {allow}.", req.method()),
+        );
+        if let Ok(value) = HeaderValue::from_str(&allow) {
+            error = error.with_header(header::ALLOW, value);
+        }
+        return Err(error);
+    }
+    Err(ApiError::not_found())
+}
+
+/// `GET /api/openapi.json` (public).
+pub async fn openapi_json(spec: web::Data<ApiSpec>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .body(spec.json.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_table_matches_templates() {
+        let spec = ApiSpec::build();
+        let id = "0191d2c4-0000-7000-8000-000000000000";
+        assert_eq!(
+            spec.allowed("/api/v1/articles"),
+            Some([Method::GET, Method::POST].as_slice())
+        );
+        assert_eq!(
+            spec.allowed(&format!("/api/v1/articles/{id}")),
+            Some([Method::GET, Method::PATCH, Method::DELETE].as_slice())
+        );
+        assert_eq!(spec.allowed("/api/v1/nothing"), None);
+        assert_eq!(spec.allowed("/api/v1/articles/x/y"), None);
+    }
 }

@@ -15,11 +15,11 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures_util::future::{Either, LocalBoxFuture};
 
 use super::error::AuthError;
+use super::provisioning::{self, Identity, Profile};
 use super::verify::Claims;
-use crate::accounts;
 use crate::db;
 use crate::error::ApiError;
-use crate::models::{NewUser, User, new_id};
+use crate::models::User;
 use crate::schema::{revoked_tokens, users};
 use crate::startup::AppState;
 
@@ -153,7 +153,9 @@ async fn local_user(
     let user = match found {
         Some((_, true)) => return Err(AuthError::TokenRevoked),
         Some((user, false)) => user,
-        None if create_users => provision(conn, claims).await?,
+        None if create_users => {
+            provisioning::find_or_create(conn, &Identity::from_claims(claims)).await?
+        }
         None => return Err(AuthError::UserNotProvisioned),
     };
     if let Some(valid_after) = user.tokens_valid_after {
@@ -169,131 +171,10 @@ async fn local_user(
         return Err(AuthError::UserInactive);
     }
     if claims.is_id_token() {
-        return sync_from_id_token(conn, user, claims).await;
+        // Cognito has no hook for attribute edits; id tokens carry the current values.
+        return Ok(provisioning::sync_profile(conn, user, &Profile::from_claims(claims)).await?);
     }
     Ok(user)
-}
-
-/// Profile fields an id token carries, normalised as we store them.
-struct Profile {
-    email: Option<String>,
-    email_verified: Option<bool>,
-    first_name: Option<String>,
-    last_name: Option<String>,
-}
-
-fn profile(claims: &Claims) -> Profile {
-    if !claims.is_id_token() {
-        return Profile {
-            email: None,
-            email_verified: None,
-            first_name: None,
-            last_name: None,
-        };
-    }
-    let clip = |s: &Option<String>| s.as_ref().map(|v| v.chars().take(150).collect::<String>());
-    Profile {
-        // An address we cannot store is left out rather than refusing a valid token.
-        email: claims
-            .email
-            .as_deref()
-            .and_then(|e| accounts::normalize_email(e).ok()),
-        email_verified: claims.email_verified,
-        first_name: clip(&claims.given_name),
-        last_name: clip(&claims.family_name),
-    }
-}
-
-/// A Cognito user name we can store as ours: otherwise the user is named by `sub`.
-fn usable_username(name: &str) -> bool {
-    let len = name.chars().count();
-    (1..=accounts::MAX_USERNAME_LEN).contains(&len) && !name.chars().any(char::is_control)
-}
-
-/// Creates the local user for a new `sub`. Race-free: concurrent first requests all insert with
-/// `ON CONFLICT DO NOTHING` and then read the one row that won.
-async fn provision(conn: &mut AsyncPgConnection, claims: &Claims) -> Result<User, AuthError> {
-    let p = profile(claims);
-    let preferred = claims
-        .cognito_username()
-        .filter(|name| usable_username(name))
-        .unwrap_or(&claims.sub);
-    // The Cognito name may already belong to someone else here; `sub` is unique by definition.
-    for username in [preferred, claims.sub.as_str()] {
-        let new = NewUser {
-            id: new_id(),
-            username,
-            email: p.email.as_deref().unwrap_or(""),
-            password_hash: None,
-            cognito_sub: Some(&claims.sub),
-            email_verified: p.email_verified.unwrap_or(false),
-            first_name: p.first_name.as_deref().unwrap_or(""),
-            last_name: p.last_name.as_deref().unwrap_or(""),
-            is_active: true,
-            is_staff: false,
-            is_superuser: false,
-        };
-        let inserted = diesel::insert_into(users::table)
-            .values(&new)
-            .on_conflict_do_nothing()
-            .returning(User::as_returning())
-            .get_result(conn)
-            .await
-            .optional()?;
-        if let Some(user) = inserted {
-            tracing::info!(user = %user, "provisioned a user from a Cognito token");
-            return Ok(user);
-        }
-        if let Some(user) = User::find_by_cognito_sub(conn, &claims.sub).await? {
-            return Ok(user);
-        }
-    }
-    tracing::warn!(
-        "cannot provision: both the Cognito username and the sub are taken as usernames"
-    );
-    Err(AuthError::UserNotProvisioned)
-}
-
-#[derive(AsChangeset)]
-#[diesel(table_name = users)]
-struct ProfileChanges<'a> {
-    email: Option<&'a str>,
-    email_verified: Option<bool>,
-    first_name: Option<&'a str>,
-    last_name: Option<&'a str>,
-}
-
-fn changed<'a>(new: &'a Option<String>, old: &str) -> Option<&'a str> {
-    new.as_deref().filter(|n| *n != old)
-}
-
-/// Cognito has no hook for attribute edits; id tokens carry the current values, so store them,
-/// writing only when something changed.
-async fn sync_from_id_token(
-    conn: &mut AsyncPgConnection,
-    user: User,
-    claims: &Claims,
-) -> Result<User, AuthError> {
-    let p = profile(claims);
-    let changes = ProfileChanges {
-        email: changed(&p.email, &user.email),
-        email_verified: p.email_verified.filter(|v| *v != user.email_verified),
-        first_name: changed(&p.first_name, &user.first_name),
-        last_name: changed(&p.last_name, &user.last_name),
-    };
-    if changes.email.is_none()
-        && changes.email_verified.is_none()
-        && changes.first_name.is_none()
-        && changes.last_name.is_none()
-    {
-        return Ok(user);
-    }
-    let updated = diesel::update(users::table.find(user.id))
-        .set(&changes)
-        .returning(User::as_returning())
-        .get_result(conn)
-        .await?;
-    Ok(updated)
 }
 
 #[cfg(test)]
@@ -311,7 +192,7 @@ mod tests {
         let now = Utc::now();
         CognitoUser {
             user: User {
-                id: new_id(),
+                id: crate::models::new_id(),
                 username: "u".into(),
                 email: String::new(),
                 password_hash: None,
@@ -372,11 +253,4 @@ mod tests {
         );
     }
 
-    #[test]
-    fn only_usable_cognito_names_become_usernames() {
-        assert!(usable_username("janedoe@example.com"));
-        assert!(!usable_username(""));
-        assert!(!usable_username("bad\nname"));
-        assert!(!usable_username(&"x".repeat(151)));
-    }
 }

@@ -3,6 +3,7 @@
 pub mod error;
 pub mod guard;
 pub mod jwks;
+pub mod provisioning;
 pub mod verify;
 
 pub use error::AuthError;

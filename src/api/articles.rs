@@ -1,0 +1,490 @@
+//! Articles, the Agiliq tutorial's demo model, made complete: paginated, searchable, ordered,
+//! owned (author or the editors group may change), with ETags so a stale PATCH gets 412.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::Serialize;
+use std::collections::HashMap;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::input::{FieldErrors, Fields, JsonObject};
+use super::{ErrorBody, parse_id};
+use crate::auth::cognito::CognitoUser;
+use crate::db;
+use crate::error::ApiError;
+use crate::models::{Article, NewArticle, new_id};
+use crate::schema::{articles, users};
+use crate::startup::AppState;
+
+pub const MAX_NAME_CHARS: usize = 50;
+pub const MAX_BODY_CHARS: usize = 100_000;
+pub const DEFAULT_PER_PAGE: i64 = 20;
+pub const MAX_PER_PAGE: i64 = 100;
+
+#[derive(Serialize, ToSchema)]
+pub struct Author {
+    pub id: Uuid,
+    pub username: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ArticleOut {
+    pub id: Uuid,
+    /// 1–50 characters.
+    pub name: String,
+    pub body: String,
+    pub author: Author,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl ArticleOut {
+    fn new(article: Article, author_username: String) -> Self {
+        ArticleOut {
+            id: article.id,
+            name: article.name,
+            body: article.body,
+            author: Author {
+                id: article.author_id,
+                username: author_username,
+            },
+            created_at: article.created_at,
+            updated_at: article.updated_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ArticlePage {
+    pub items: Vec<ArticleOut>,
+    pub page: i64,
+    pub per_page: i64,
+    /// Articles matching the search, over all pages.
+    pub total: i64,
+    /// The next page's URL (path and query), or null on the last page.
+    pub next: Option<String>,
+    pub previous: Option<String>,
+}
+
+/// For the OpenAPI document; the body is checked field by field (see `input`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ArticleCreate {
+    /// 1–50 characters after trimming.
+    name: String,
+    /// At most 100,000 characters.
+    body: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ArticlePatch {
+    name: Option<String>,
+    body: Option<String>,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ListQuery {
+    /// Page number, from 1.
+    page: Option<i64>,
+    /// Items per page, 1–100 (default 20).
+    per_page: Option<i64>,
+    /// Case-insensitive substring of the name.
+    search: Option<String>,
+    /// `name`, `-name`, `created_at` or `-created_at` (default).
+    ordering: Option<String>,
+}
+
+/// The version a client must quote in `If-Match`: it changes with every write.
+fn etag(article: &Article) -> String {
+    format!(
+        "\"{}-{:x}\"",
+        article.id.simple(),
+        article.updated_at.timestamp_micros()
+    )
+}
+
+fn with_etag(mut response: HttpResponse, article: &Article) -> HttpResponse {
+    if let Ok(value) = HeaderValue::from_str(&etag(article)) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+}
+
+/// RFC 9110 §13.1.1: `*` or a list of strong tags; weak tags never match.
+fn if_match_allows(req: &HttpRequest, article: &Article) -> bool {
+    let Some(value) = req.headers().get(header::IF_MATCH) else {
+        return true;
+    };
+    let Ok(value) = value.to_str() else {
+        return false;
+    };
+    let current = etag(article);
+    value
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag == current)
+}
+
+fn precondition_failed() -> ApiError {
+    ApiError::new(
+        StatusCode::PRECONDITION_FAILED,
+        "precondition_failed",
+        "The article changed since you read it (If-Match does not match its ETag); fetch it again.",
+    )
+}
+
+fn article_not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such article.")
+}
+
+async fn load(conn: &mut AsyncPgConnection, id: Uuid) -> Result<(Article, String), ApiError> {
+    articles::table
+        .inner_join(users::table)
+        .filter(articles::id.eq(id))
+        .select((Article::as_select(), users::username))
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or_else(article_not_found)
+}
+
+/// Only the author, or a member of the editors group (`API_EDITOR_GROUP`), may change an article.
+fn may_change(caller: &CognitoUser, article: &Article, state: &AppState) -> Result<(), ApiError> {
+    let editor_group = &state.settings.api_editor_group;
+    if article.author_id == caller.user.id || caller.claims.groups().iter().any(|g| g == editor_group)
+    {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "permission_denied",
+            format!(
+                "Only the author or a member of the {editor_group:?} group may change this article."
+            ),
+        ))
+    }
+}
+
+struct ListParams {
+    page: i64,
+    per_page: i64,
+    search: Option<String>,
+    ordering: &'static str,
+}
+
+fn list_params(query: &HashMap<String, String>) -> Result<ListParams, ApiError> {
+    let mut errors = FieldErrors::default();
+    let mut number = |name: &str, default: i64, max: i64| match query.get(name) {
+        None => default,
+        Some(raw) => match raw.parse::<i64>() {
+            Ok(n) if (1..=max).contains(&n) => n,
+            _ => {
+                errors.add(name, format!("Expected a whole number from 1 to {max}."));
+                default
+            }
+        },
+    };
+    let page = number("page", 1, 1_000_000);
+    let per_page = number("per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE);
+    let ordering = match query.get("ordering").map(String::as_str) {
+        None | Some("-created_at") => "-created_at",
+        Some("created_at") => "created_at",
+        Some("name") => "name",
+        Some("-name") => "-name",
+        Some(_) => {
+            errors.add(
+                "ordering",
+                "Expected one of name, -name, created_at, -created_at.",
+            );
+            "-created_at"
+        }
+    };
+    let search = query
+        .get("search")
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty());
+    if search.as_ref().is_some_and(|s| s.chars().count() > 100) {
+        errors.add("search", "Ensure this field has no more than 100 characters.");
+    }
+    errors.finish(ListParams {
+        page,
+        per_page,
+        search,
+        ordering,
+    })
+}
+
+/// `%`, `_` and `\` are LIKE metacharacters; a search for "50%" means the text "50%".
+fn like_pattern(search: &str) -> String {
+    let escaped = search
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+fn page_url(params: &ListParams, page: i64) -> String {
+    let mut url = url::form_urlencoded::Serializer::new(String::new());
+    url.append_pair("page", &page.to_string());
+    url.append_pair("per_page", &params.per_page.to_string());
+    if let Some(search) = &params.search {
+        url.append_pair("search", search);
+    }
+    if params.ordering != "-created_at" {
+        url.append_pair("ordering", params.ordering);
+    }
+    format!("/api/v1/articles?{}", url.finish())
+}
+
+/// List articles, newest first unless `ordering` says otherwise.
+#[utoipa::path(
+    tag = "articles",
+    params(ListQuery),
+    responses(
+        (status = 200, body = ArticlePage),
+        (status = 401, body = ErrorBody, description = "No valid token"),
+        (status = 422, body = ErrorBody, description = "validation_error: a bad page, per_page, ordering or search"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/articles")]
+pub async fn list(
+    _caller: CognitoUser,
+    state: web::Data<AppState>,
+    query: web::Query<HashMap<String, String>>,
+) -> Result<web::Json<ArticlePage>, ApiError> {
+    let params = list_params(&query)?;
+    let mut conn = db::connection(&state.pool).await?;
+    let filtered = || {
+        let mut q = articles::table.inner_join(users::table).into_boxed();
+        if let Some(search) = &params.search {
+            q = q.filter(articles::name.ilike(like_pattern(search)));
+        }
+        q
+    };
+    let total: i64 = filtered().count().get_result(&mut conn).await?;
+    let mut q = filtered().select((Article::as_select(), users::username));
+    q = match params.ordering {
+        "created_at" => q.order((articles::created_at.asc(), articles::id.asc())),
+        "name" => q.order((articles::name.asc(), articles::id.asc())),
+        "-name" => q.order((articles::name.desc(), articles::id.desc())),
+        _ => q.order((articles::created_at.desc(), articles::id.desc())),
+    };
+    let rows: Vec<(Article, String)> = q
+        .limit(params.per_page)
+        .offset((params.page - 1) * params.per_page)
+        .load(&mut conn)
+        .await?;
+    let last_page = (total + params.per_page - 1) / params.per_page;
+    Ok(web::Json(ArticlePage {
+        items: rows
+            .into_iter()
+            .map(|(a, author)| ArticleOut::new(a, author))
+            .collect(),
+        page: params.page,
+        per_page: params.per_page,
+        total,
+        next: (params.page < last_page).then(|| page_url(&params, params.page + 1)),
+        previous: (params.page > 1).then(|| page_url(&params, (params.page - 1).min(last_page.max(1)))),
+    }))
+}
+
+/// Create an article; the caller is its author.
+#[utoipa::path(
+    tag = "articles",
+    request_body = ArticleCreate,
+    responses(
+        (status = 201, body = ArticleOut, description = "Created; `Location` and `ETag` headers set"),
+        (status = 400, body = ErrorBody, description = "malformed_json"),
+        (status = 413, body = ErrorBody, description = "payload_too_large"),
+        (status = 415, body = ErrorBody, description = "unsupported_media_type"),
+        (status = 422, body = ErrorBody, description = "validation_error"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/articles")]
+pub async fn create(
+    caller: CognitoUser,
+    state: web::Data<AppState>,
+    body: JsonObject,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::new(&body.0, &["name", "body"], &["id", "author", "created_at", "updated_at"]);
+    f.require("name");
+    let name = f.string("name", true, 1, MAX_NAME_CHARS);
+    let text = f.string("body", false, 0, MAX_BODY_CHARS).unwrap_or_default();
+    let name = f.errors.finish(name)?.unwrap_or_default();
+    let mut conn = db::connection(&state.pool).await?;
+    let article = NewArticle {
+        id: new_id(),
+        name: &name,
+        body: &text,
+        author_id: caller.user.id,
+    }
+    .insert(&mut conn)
+    .await?;
+    let location = format!("/api/v1/articles/{}", article.id);
+    let response = HttpResponse::Created()
+        .insert_header((header::LOCATION, location))
+        .json(ArticleOut::new(article.clone(), caller.user.username.clone()));
+    Ok(with_etag(response, &article))
+}
+
+/// One article.
+#[utoipa::path(
+    tag = "articles",
+    params(("id" = Uuid, Path, description = "Article id")),
+    responses(
+        (status = 200, body = ArticleOut, description = "With an `ETag` header"),
+        (status = 404, body = ErrorBody, description = "not_found (also for an id that is not a UUID)"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/articles/{id}")]
+pub async fn read(
+    _caller: CognitoUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&id).ok_or_else(article_not_found)?;
+    let mut conn = db::connection(&state.pool).await?;
+    let (article, author) = load(&mut conn, id).await?;
+    let response = HttpResponse::Ok().json(ArticleOut::new(article.clone(), author));
+    Ok(with_etag(response, &article))
+}
+
+/// Change an article's name or body. Send `If-Match` with the ETag you read to avoid
+/// overwriting someone else's change.
+#[utoipa::path(
+    tag = "articles",
+    params(("id" = Uuid, Path, description = "Article id")),
+    request_body = ArticlePatch,
+    responses(
+        (status = 200, body = ArticleOut),
+        (status = 403, body = ErrorBody, description = "permission_denied: not the author nor an editor"),
+        (status = 404, body = ErrorBody, description = "not_found"),
+        (status = 412, body = ErrorBody, description = "precondition_failed: If-Match is stale"),
+        (status = 422, body = ErrorBody, description = "validation_error"),
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/articles/{id}")]
+pub async fn update(
+    req: HttpRequest,
+    caller: CognitoUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: JsonObject,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&id).ok_or_else(article_not_found)?;
+    let mut f = Fields::new(&body.0, &["name", "body"], &["id", "author", "created_at", "updated_at"]);
+    let name = f.string("name", true, 1, MAX_NAME_CHARS);
+    let text = f.string("body", false, 0, MAX_BODY_CHARS);
+    let (name, text) = f.errors.finish((name, text))?;
+    let mut conn = db::connection(&state.pool).await?;
+    let (article, author) = load(&mut conn, id).await?;
+    may_change(&caller, &article, &state)?;
+    if !if_match_allows(&req, &article) {
+        return Err(precondition_failed());
+    }
+    #[derive(AsChangeset)]
+    #[diesel(table_name = articles)]
+    struct Changes {
+        name: Option<String>,
+        body: Option<String>,
+    }
+    let updated = if name.is_none() && text.is_none() {
+        article
+    } else {
+        // The version read above is the one being changed: a concurrent write in between makes
+        // this match nothing, and the client hears 412 instead of losing that write.
+        diesel::update(
+            articles::table
+                .filter(articles::id.eq(id))
+                .filter(articles::updated_at.eq(article.updated_at)),
+        )
+        .set(&Changes { name, body: text })
+        .returning(Article::as_returning())
+        .get_result(&mut conn)
+        .await
+        .optional()?
+        .ok_or_else(precondition_failed)?
+    };
+    let response = HttpResponse::Ok().json(ArticleOut::new(updated.clone(), author));
+    Ok(with_etag(response, &updated))
+}
+
+/// Delete an article (author or editors).
+#[utoipa::path(
+    tag = "articles",
+    params(("id" = Uuid, Path, description = "Article id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, body = ErrorBody, description = "permission_denied"),
+        (status = 404, body = ErrorBody, description = "not_found"),
+        (status = 412, body = ErrorBody, description = "precondition_failed"),
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/articles/{id}")]
+pub async fn remove(
+    req: HttpRequest,
+    caller: CognitoUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&id).ok_or_else(article_not_found)?;
+    let mut conn = db::connection(&state.pool).await?;
+    let (article, _) = load(&mut conn, id).await?;
+    may_change(&caller, &article, &state)?;
+    if !if_match_allows(&req, &article) {
+        return Err(precondition_failed());
+    }
+    let deleted = diesel::delete(
+        articles::table
+            .filter(articles::id.eq(id))
+            .filter(articles::updated_at.eq(article.updated_at)),
+    )
+    .execute(&mut conn)
+    .await?;
+    if deleted == 0 {
+        // Changed (or deleted) between our read and this delete.
+        return Err(precondition_failed());
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_metacharacters_are_literal() {
+        assert_eq!(like_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
+    }
+
+    #[test]
+    fn list_parameters_are_checked() {
+        let q = |pairs: &[(&str, &str)]| {
+            list_params(
+                &pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            )
+        };
+        assert!(q(&[]).is_ok());
+        for bad in [("page", "0"), ("page", "x"), ("per_page", "101"), ("ordering", "body")] {
+            let err = q(&[bad]).err().unwrap();
+            assert_eq!(err.code, "validation_error");
+            assert!(err.fields.unwrap().contains_key(bad.0));
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! Local users for Cognito identities (Django's RemoteUserBackend, done right): created on first
+//! sight, race-free, and kept in step with the profile Cognito reports.
+
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::verify::Claims;
+use crate::accounts;
+use crate::db::DbError;
+use crate::models::{NewUser, User, new_id};
+use crate::schema::users;
+
+/// Profile fields as we store them (email lower-cased, names clipped); `None` = not reported.
+#[derive(Debug, Default, Clone)]
+pub struct Profile {
+    pub email: Option<String>,
+    pub email_verified: Option<bool>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+}
+
+impl Profile {
+    pub fn new(
+        email: Option<&str>,
+        email_verified: Option<bool>,
+        first_name: Option<&str>,
+        last_name: Option<&str>,
+    ) -> Self {
+        let clip = |s: Option<&str>| s.map(|v| v.chars().take(accounts::MAX_USERNAME_LEN).collect());
+        Profile {
+            // An address we cannot store is left out rather than refusing the identity.
+            email: email.and_then(|e| accounts::normalize_email(e).ok()),
+            email_verified,
+            first_name: clip(first_name),
+            last_name: clip(last_name),
+        }
+    }
+
+    /// Only id tokens carry profile attributes.
+    pub fn from_claims(claims: &Claims) -> Self {
+        if !claims.is_id_token() {
+            return Profile::default();
+        }
+        Profile::new(
+            claims.email.as_deref(),
+            claims.email_verified,
+            claims.given_name.as_deref(),
+            claims.family_name.as_deref(),
+        )
+    }
+}
+
+pub struct Identity<'a> {
+    pub sub: &'a str,
+    /// The Cognito user name, when known.
+    pub username: Option<&'a str>,
+    pub profile: Profile,
+}
+
+impl<'a> Identity<'a> {
+    pub fn from_claims(claims: &'a Claims) -> Self {
+        Identity {
+            sub: &claims.sub,
+            username: claims.cognito_username(),
+            profile: Profile::from_claims(claims),
+        }
+    }
+}
+
+/// A Cognito user name we can store as ours: otherwise the user is named by `sub`.
+fn usable_username(name: &str) -> bool {
+    let len = name.chars().count();
+    (1..=accounts::MAX_USERNAME_LEN).contains(&len) && !name.chars().any(char::is_control)
+}
+
+/// The user for `identity.sub`, created if missing. Race-free: concurrent callers all insert with
+/// `ON CONFLICT DO NOTHING` and then read the one row that won.
+pub async fn find_or_create(
+    conn: &mut AsyncPgConnection,
+    identity: &Identity<'_>,
+) -> Result<User, DbError> {
+    let p = &identity.profile;
+    let preferred = identity
+        .username
+        .filter(|name| usable_username(name))
+        .unwrap_or(identity.sub);
+    // The Cognito name may already belong to someone else here; `sub` is unique by definition.
+    for username in [preferred, identity.sub] {
+        let new = NewUser {
+            id: new_id(),
+            username,
+            email: p.email.as_deref().unwrap_or(""),
+            password_hash: None,
+            cognito_sub: Some(identity.sub),
+            email_verified: p.email_verified.unwrap_or(false),
+            first_name: p.first_name.as_deref().unwrap_or(""),
+            last_name: p.last_name.as_deref().unwrap_or(""),
+            is_active: true,
+            is_staff: false,
+            is_superuser: false,
+        };
+        let inserted = diesel::insert_into(users::table)
+            .values(&new)
+            .on_conflict_do_nothing()
+            .returning(User::as_returning())
+            .get_result(conn)
+            .await
+            .optional()?;
+        if let Some(user) = inserted {
+            tracing::info!(user = %user, "provisioned a user from Cognito");
+            return Ok(user);
+        }
+        if let Some(user) = User::find_by_cognito_sub(conn, identity.sub).await? {
+            return Ok(user);
+        }
+    }
+    // Only when some other account's username equals this sub: a data problem, not a client one.
+    Err(DbError::Query(diesel::result::Error::NotFound))
+}
+
+#[derive(AsChangeset)]
+#[diesel(table_name = users)]
+struct ProfileChanges<'a> {
+    email: Option<&'a str>,
+    email_verified: Option<bool>,
+    first_name: Option<&'a str>,
+    last_name: Option<&'a str>,
+}
+
+fn changed<'a>(new: &'a Option<String>, old: &str) -> Option<&'a str> {
+    new.as_deref().filter(|n| *n != old)
+}
+
+/// Stores the reported profile, writing only when something changed.
+pub async fn sync_profile(
+    conn: &mut AsyncPgConnection,
+    user: User,
+    profile: &Profile,
+) -> Result<User, DbError> {
+    let changes = ProfileChanges {
+        email: changed(&profile.email, &user.email),
+        email_verified: profile.email_verified.filter(|v| *v != user.email_verified),
+        first_name: changed(&profile.first_name, &user.first_name),
+        last_name: changed(&profile.last_name, &user.last_name),
+    };
+    if changes.email.is_none()
+        && changes.email_verified.is_none()
+        && changes.first_name.is_none()
+        && changes.last_name.is_none()
+    {
+        return Ok(user);
+    }
+    Ok(diesel::update(users::table.find(user.id))
+        .set(&changes)
+        .returning(User::as_returning())
+        .get_result(conn)
+        .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_usable_cognito_names_become_usernames() {
+        assert!(usable_username("janedoe@example.com"));
+        assert!(!usable_username(""));
+        assert!(!usable_username("bad\nname"));
+        assert!(!usable_username(&"x".repeat(151)));
+    }
+
+    #[test]
+    fn profiles_are_normalised() {
+        let p = Profile::new(Some(" Jane@Example.COM "), Some(true), Some("Jane"), None);
+        assert_eq!(p.email.as_deref(), Some("jane@example.com"));
+        assert_eq!(Profile::new(Some("not an email"), None, None, None).email, None);
+    }
+}
