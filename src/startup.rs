@@ -97,7 +97,10 @@ fn run(listener: TcpListener, settings: Arc<Settings>, pool: Pool) -> std::io::R
             .wrap(TracingLogger::default());
         // The API goes through utoipa-actix-web (documented as registered); the document itself
         // was built once, above.
-        let (app, _) = app.into_utoipa_app().configure(api::config).split_for_parts();
+        let (app, _) = app
+            .into_utoipa_app()
+            .configure(api::config)
+            .split_for_parts();
         app.route("/healthz", web::get().to(health::healthz))
             .route("/readyz", web::get().to(health::readyz))
             .route("/api/openapi.json", web::get().to(api::openapi_json))

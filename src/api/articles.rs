@@ -159,7 +159,8 @@ async fn load(conn: &mut AsyncPgConnection, id: Uuid) -> Result<(Article, String
 /// Only the author, or a member of the editors group (`API_EDITOR_GROUP`), may change an article.
 fn may_change(caller: &CognitoUser, article: &Article, state: &AppState) -> Result<(), ApiError> {
     let editor_group = &state.settings.api_editor_group;
-    if article.author_id == caller.user.id || caller.claims.groups().iter().any(|g| g == editor_group)
+    if article.author_id == caller.user.id
+        || caller.claims.groups().iter().any(|g| g == editor_group)
     {
         Ok(())
     } else {
@@ -212,7 +213,10 @@ fn list_params(query: &HashMap<String, String>) -> Result<ListParams, ApiError> 
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty());
     if search.as_ref().is_some_and(|s| s.chars().count() > 100) {
-        errors.add("search", "Ensure this field has no more than 100 characters.");
+        errors.add(
+            "search",
+            "Ensure this field has no more than 100 characters.",
+        );
     }
     errors.finish(ListParams {
         page,
@@ -293,7 +297,8 @@ pub async fn list(
         per_page: params.per_page,
         total,
         next: (params.page < last_page).then(|| page_url(&params, params.page + 1)),
-        previous: (params.page > 1).then(|| page_url(&params, (params.page - 1).min(last_page.max(1)))),
+        previous: (params.page > 1)
+            .then(|| page_url(&params, (params.page - 1).min(last_page.max(1)))),
     }))
 }
 
@@ -316,10 +321,16 @@ pub async fn create(
     state: web::Data<AppState>,
     body: JsonObject,
 ) -> Result<HttpResponse, ApiError> {
-    let mut f = Fields::new(&body.0, &["name", "body"], &["id", "author", "created_at", "updated_at"]);
+    let mut f = Fields::new(
+        &body.0,
+        &["name", "body"],
+        &["id", "author", "created_at", "updated_at"],
+    );
     f.require("name");
     let name = f.string("name", true, 1, MAX_NAME_CHARS);
-    let text = f.string("body", false, 0, MAX_BODY_CHARS).unwrap_or_default();
+    let text = f
+        .string("body", false, 0, MAX_BODY_CHARS)
+        .unwrap_or_default();
     let name = f.errors.finish(name)?.unwrap_or_default();
     let mut conn = db::connection(&state.pool).await?;
     let article = NewArticle {
@@ -333,7 +344,10 @@ pub async fn create(
     let location = format!("/api/v1/articles/{}", article.id);
     let response = HttpResponse::Created()
         .insert_header((header::LOCATION, location))
-        .json(ArticleOut::new(article.clone(), caller.user.username.clone()));
+        .json(ArticleOut::new(
+            article.clone(),
+            caller.user.username.clone(),
+        ));
     Ok(with_etag(response, &article))
 }
 
@@ -384,7 +398,11 @@ pub async fn update(
     body: JsonObject,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id).ok_or_else(article_not_found)?;
-    let mut f = Fields::new(&body.0, &["name", "body"], &["id", "author", "created_at", "updated_at"]);
+    let mut f = Fields::new(
+        &body.0,
+        &["name", "body"],
+        &["id", "author", "created_at", "updated_at"],
+    );
     let name = f.string("name", true, 1, MAX_NAME_CHARS);
     let text = f.string("body", false, 0, MAX_BODY_CHARS);
     let (name, text) = f.errors.finish((name, text))?;
@@ -481,7 +499,12 @@ mod tests {
             )
         };
         assert!(q(&[]).is_ok());
-        for bad in [("page", "0"), ("page", "x"), ("per_page", "101"), ("ordering", "body")] {
+        for bad in [
+            ("page", "0"),
+            ("page", "x"),
+            ("per_page", "101"),
+            ("ordering", "body"),
+        ] {
             let err = q(&[bad]).err().unwrap();
             assert_eq!(err.code, "validation_error");
             assert!(err.fields.unwrap().contains_key(bad.0));

@@ -59,7 +59,7 @@ fn refused(code: &'static str, message: &str) -> ApiError {
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 || s.len() > 256 {
+    if !s.len().is_multiple_of(2) || s.len() > 256 {
         return None;
     }
     (0..s.len())
@@ -158,12 +158,21 @@ pub async fn post_confirmation(
     let mut errors = FieldErrors::default();
     let sub = attributes.get("sub").map(String::as_str).unwrap_or("");
     if sub.is_empty() || sub.len() > 128 {
-        errors.add("request.userAttributes.sub", "A sub of 1–128 characters is required.");
+        errors.add(
+            "request.userAttributes.sub",
+            "A sub of 1–128 characters is required.",
+        );
     }
     if let (Some(pool), Some(cognito)) = (&event.user_pool_id, &state.settings.cognito)
-        && !cognito.issuers.iter().any(|iss| iss.ends_with(&format!("/{pool}")))
+        && !cognito
+            .issuers
+            .iter()
+            .any(|iss| iss.ends_with(&format!("/{pool}")))
     {
-        errors.add("userPoolId", "This is not the user pool this server accepts.");
+        errors.add(
+            "userPoolId",
+            "This is not the user pool this server accepts.",
+        );
     }
     errors.finish(())?;
 
@@ -219,7 +228,9 @@ mod tests {
         let good = sign(secret, now, body);
         assert!(verify_signature(secret, Some(&good), body, now).is_ok());
         assert!(verify_signature(secret, Some(&good), body, now + 299).is_ok());
-        let code = |h: Option<&str>, b: &[u8], at: i64| verify_signature(secret, h, b, at).unwrap_err().code;
+        let code = |h: Option<&str>, b: &[u8], at: i64| {
+            verify_signature(secret, h, b, at).unwrap_err().code
+        };
         assert_eq!(code(Some(&good), body, now + 301), "signature_expired");
         assert_eq!(code(Some(&good), br#"{"a":2}"#, now), "invalid_signature");
         assert_eq!(code(None, body, now), "missing_signature");

@@ -29,7 +29,13 @@ impl FromRequest for JsonObject {
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            });
         let mut payload = payload.take();
         Box::pin(async move {
             let is_json = content_type
@@ -90,7 +96,11 @@ impl FromRequest for SmallBody {
 
     fn from_request(_: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let mut payload = payload.take();
-        Box::pin(async move { Ok(SmallBody(read_body(&mut payload, MAX_SMALL_BODY_BYTES).await?)) })
+        Box::pin(async move {
+            Ok(SmallBody(
+                read_body(&mut payload, MAX_SMALL_BODY_BYTES).await?,
+            ))
+        })
     }
 }
 
@@ -115,7 +125,10 @@ impl FieldErrors {
     }
 
     pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.0.entry(field.to_owned()).or_default().push(message.into());
+        self.0
+            .entry(field.to_owned())
+            .or_default()
+            .push(message.into());
     }
 
     pub fn is_empty(&self) -> bool {
@@ -229,7 +242,12 @@ mod tests {
         assert_eq!(f.string("body", true, 0, 10).as_deref(), Some("ok"));
         f.require("title");
         let e = format!("{:?}", f.errors);
-        for expected in ["read-only", "Unknown field", "Expected a string, got a number", "required"] {
+        for expected in [
+            "read-only",
+            "Unknown field",
+            "Expected a string, got a number",
+            "required",
+        ] {
             assert!(e.contains(expected), "{e}");
         }
     }

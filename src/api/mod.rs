@@ -132,7 +132,11 @@ impl ApiSpec {
             .paths
             .iter()
             .map(|(path, item)| {
-                let segments = path.trim_matches('/').split('/').map(str::to_owned).collect();
+                let segments = path
+                    .trim_matches('/')
+                    .split('/')
+                    .map(str::to_owned)
+                    .collect();
                 let methods = [
                     (&item.get, Method::GET),
                     (&item.post, Method::POST),

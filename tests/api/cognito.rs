@@ -154,6 +154,24 @@ impl TestApp {
             .expect("request reaches the app")
     }
 
+    /// Any API call with a token and an optional JSON body.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.address))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("request reaches the app")
+    }
+
     pub async fn me(&self, token: &str) -> reqwest::Response {
         self.get_with_token("/api/v1/me", token).await
     }

@@ -37,6 +37,18 @@ fn readme_documents_every_api_error_code() {
         "jwks_unavailable",
         "cognito_not_configured",
         "database_unavailable",
+        "malformed_json",
+        "malformed_body",
+        "validation_error",
+        "unsupported_media_type",
+        "payload_too_large",
+        "not_found",
+        "method_not_allowed",
+        "permission_denied",
+        "precondition_failed",
+        "missing_signature",
+        "signature_expired",
+        "internal_error",
     ] {
         assert!(
             readme.contains(&format!("| `{code}` |")),

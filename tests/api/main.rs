@@ -2,14 +2,18 @@
 //! One test binary (one link step) with a module per feature.
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
+mod articles;
 mod cli;
 mod cognito;
 mod docs;
+mod fuzz;
 mod health;
 mod helpers;
+mod hooks;
 mod migrations;
 #[path = "../support/minting.rs"]
 mod minting;
+mod openapi;
 mod pages;
 mod schema;
 mod tokens;

@@ -252,5 +252,4 @@ mod tests {
             "{challenge}"
         );
     }
-
 }

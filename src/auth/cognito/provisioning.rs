@@ -26,7 +26,8 @@ impl Profile {
         first_name: Option<&str>,
         last_name: Option<&str>,
     ) -> Self {
-        let clip = |s: Option<&str>| s.map(|v| v.chars().take(accounts::MAX_USERNAME_LEN).collect());
+        let clip =
+            |s: Option<&str>| s.map(|v| v.chars().take(accounts::MAX_USERNAME_LEN).collect());
         Profile {
             // An address we cannot store is left out rather than refusing the identity.
             email: email.and_then(|e| accounts::normalize_email(e).ok()),
@@ -173,6 +174,9 @@ mod tests {
     fn profiles_are_normalised() {
         let p = Profile::new(Some(" Jane@Example.COM "), Some(true), Some("Jane"), None);
         assert_eq!(p.email.as_deref(), Some("jane@example.com"));
-        assert_eq!(Profile::new(Some("not an email"), None, None, None).email, None);
+        assert_eq!(
+            Profile::new(Some("not an email"), None, None, None).email,
+            None
+        );
     }
 }

@@ -1,0 +1,232 @@
+//! The Cognito post-confirmation hook: signed, time-boxed, idempotent, off without a secret.
+
+use aws_lc_rs::hmac;
+use serde_json::{Value, json};
+
+use crate::cognito::*;
+use crate::helpers::{TestApp, spawn_app};
+
+const SECRET: &str = "hook-secret-0123456789abcdef0123456789";
+const PATH: &str = "/api/v1/hooks/cognito/post-confirmation";
+
+fn event(sub: &str, username: &str, email: &str) -> Value {
+    json!({
+        "version": "1",
+        "region": "eu-west-1",
+        "userPoolId": "eu-west-1_GateTest1",
+        "userName": username,
+        "callerContext": {"awsSdkVersion": "aws-sdk-unknown-unknown", "clientId": CLIENT_ID},
+        "triggerSource": "PostConfirmation_ConfirmSignUp",
+        "request": {"userAttributes": {
+            "sub": sub,
+            "email": email,
+            "email_verified": "true",
+            "given_name": "Grace",
+            "family_name": "Hopper",
+            "cognito:user_status": "CONFIRMED",
+        }},
+        "response": {},
+    })
+}
+
+fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
+    let mut msg = format!("{timestamp}.").into_bytes();
+    msg.extend_from_slice(body);
+    let hex: String = hmac::sign(&key, &msg)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("t={timestamp},v1={hex}")
+}
+
+async fn deliver(app: &TestApp, body: &[u8], signature: Option<&str>) -> reqwest::Response {
+    let mut request = app
+        .client
+        .post(format!("{}{PATH}", app.address))
+        .header("Content-Type", "application/json")
+        .body(body.to_vec());
+    if let Some(signature) = signature {
+        request = request.header("X-Gatehouse-Signature", signature);
+    }
+    request.send().await.unwrap()
+}
+
+async fn hook_app() -> (JwksServer, TestApp) {
+    let jwks = JwksServer::start(&[access_key()]).await;
+    let app = spawn_api(&jwks, &[("COGNITO_HOOK_SECRET", SECRET)]).await;
+    (jwks, app)
+}
+
+async fn code(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    (status, body["error"]["code"].as_str().unwrap().to_owned())
+}
+
+#[actix_web::test]
+async fn a_signed_event_creates_the_user_before_the_first_api_call() {
+    let (_jwks, app) = hook_app().await;
+    let sub = new_sub();
+    let body = event(&sub, "grace", "Grace@Example.com").to_string();
+
+    let response = deliver(
+        &app,
+        body.as_bytes(),
+        Some(&signature(SECRET, now(), body.as_bytes())),
+    )
+    .await;
+
+    assert_eq!(response.status(), 200);
+    let result: Value = response.json().await.unwrap();
+    assert_eq!(result["created"], true);
+    let me: Value = app
+        .me(&access_key().sign(&access_claims(&sub, "grace")))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        me["id"], result["user_id"],
+        "the API finds the user the hook made"
+    );
+    assert_eq!(me["email"], "grace@example.com");
+    assert_eq!(me["email_verified"], true);
+    assert_eq!(
+        (me["first_name"].as_str(), me["last_name"].as_str()),
+        (Some("Grace"), Some("Hopper"))
+    );
+}
+
+#[actix_web::test]
+async fn the_same_event_twice_and_a_replay_leave_one_user() {
+    let (_jwks, app) = hook_app().await;
+    let sub = new_sub();
+    let body = event(&sub, "ada", "ada@example.com").to_string();
+    let signed = signature(SECRET, now(), body.as_bytes());
+
+    let first: Value = deliver(&app, body.as_bytes(), Some(&signed))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let replay = deliver(&app, body.as_bytes(), Some(&signed)).await;
+    let resent = deliver(
+        &app,
+        body.as_bytes(),
+        Some(&signature(SECRET, now(), body.as_bytes())),
+    )
+    .await;
+
+    assert_eq!(replay.status(), 200);
+    let replay: Value = replay.json().await.unwrap();
+    assert_eq!(replay["created"], false);
+    assert_eq!(replay["user_id"], first["user_id"]);
+    assert_eq!(resent.status(), 200);
+    let count: i64 = app
+        .db
+        .client()
+        .await
+        .query_one("SELECT count(*) FROM users WHERE cognito_sub = $1", &[&sub])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 1);
+}
+
+#[actix_web::test]
+async fn bad_missing_and_stale_signatures_are_refused() {
+    let (_jwks, app) = hook_app().await;
+    let sub = new_sub();
+    let body = event(&sub, "eve", "eve@example.com").to_string();
+    let bytes = body.as_bytes();
+    let tampered = event(&sub, "eve", "attacker@example.com").to_string();
+
+    let cases = [
+        (None, bytes, "missing_signature"),
+        (
+            Some(signature(
+                "wrong-secret-wrong-secret-wrong-secret",
+                now(),
+                bytes,
+            )),
+            bytes,
+            "invalid_signature",
+        ),
+        (
+            Some(signature(SECRET, now(), bytes)),
+            tampered.as_bytes(),
+            "invalid_signature",
+        ),
+        (
+            Some(signature(SECRET, now() - 301, bytes)),
+            bytes,
+            "signature_expired",
+        ),
+        (
+            Some(signature(SECRET, now() + 301, bytes)),
+            bytes,
+            "signature_expired",
+        ),
+        (Some("garbage".to_owned()), bytes, "invalid_signature"),
+    ];
+    for (signature, body, expected) in cases {
+        let (status, actual) = code(deliver(&app, body, signature.as_deref()).await).await;
+        assert_eq!((status, actual.as_str()), (401, expected));
+    }
+    let count: i64 = app
+        .db
+        .client()
+        .await
+        .query_one("SELECT count(*) FROM users", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 0);
+}
+
+#[actix_web::test]
+async fn events_that_are_not_post_confirmations_are_validation_errors() {
+    let (_jwks, app) = hook_app().await;
+    let mut no_sub = event("x", "u", "u@example.com");
+    no_sub["request"]["userAttributes"]
+        .as_object_mut()
+        .unwrap()
+        .remove("sub");
+    let mut other_pool = event(&new_sub(), "u", "u@example.com");
+    other_pool["userPoolId"] = json!("eu-west-1_SomeoneElse");
+
+    for body in [
+        json!({"hello": "world"}).to_string(),
+        no_sub.to_string(),
+        other_pool.to_string(),
+        "[]".into(),
+    ] {
+        let signed = signature(SECRET, now(), body.as_bytes());
+        let (status, actual) = code(deliver(&app, body.as_bytes(), Some(&signed)).await).await;
+        assert_eq!(
+            (status, actual.as_str()),
+            (422, "validation_error"),
+            "{body}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn without_a_secret_the_hook_does_not_exist() {
+    let app = spawn_app().await;
+    let body = event(&new_sub(), "u", "u@example.com").to_string();
+
+    let (status, actual) = code(
+        deliver(
+            &app,
+            body.as_bytes(),
+            Some(&signature(SECRET, now(), body.as_bytes())),
+        )
+        .await,
+    )
+    .await;
+
+    assert_eq!((status, actual.as_str()), (404, "not_found"));
+}
