@@ -156,6 +156,23 @@ async fn load(conn: &mut AsyncPgConnection, id: Uuid) -> Result<(Article, String
         .ok_or_else(article_not_found)
 }
 
+/// Loads an article for a write: 404 when absent, 403 when the caller may not change it, 412 when
+/// `If-Match` names another version.
+async fn load_for_change(
+    req: &HttpRequest,
+    caller: &CognitoUser,
+    state: &AppState,
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> Result<(Article, String), ApiError> {
+    let (article, author) = load(conn, id).await?;
+    may_change(caller, &article, state)?;
+    if !if_match_allows(req, &article) {
+        return Err(precondition_failed());
+    }
+    Ok((article, author))
+}
+
 /// Only the author, or a member of the editors group (`API_EDITOR_GROUP`), may change an article.
 fn may_change(caller: &CognitoUser, article: &Article, state: &AppState) -> Result<(), ApiError> {
     let editor_group = &state.settings.api_editor_group;
@@ -407,11 +424,7 @@ pub async fn update(
     let text = f.string("body", false, 0, MAX_BODY_CHARS);
     let (name, text) = f.errors.finish((name, text))?;
     let mut conn = db::connection(&state.pool).await?;
-    let (article, author) = load(&mut conn, id).await?;
-    may_change(&caller, &article, &state)?;
-    if !if_match_allows(&req, &article) {
-        return Err(precondition_failed());
-    }
+    let (article, author) = load_for_change(&req, &caller, &state, &mut conn, id).await?;
     #[derive(AsChangeset)]
     #[diesel(table_name = articles)]
     struct Changes {
@@ -460,11 +473,7 @@ pub async fn remove(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id).ok_or_else(article_not_found)?;
     let mut conn = db::connection(&state.pool).await?;
-    let (article, _) = load(&mut conn, id).await?;
-    may_change(&caller, &article, &state)?;
-    if !if_match_allows(&req, &article) {
-        return Err(precondition_failed());
-    }
+    let (article, _) = load_for_change(&req, &caller, &state, &mut conn, id).await?;
     let deleted = diesel::delete(
         articles::table
             .filter(articles::id.eq(id))
