@@ -68,3 +68,42 @@ pub async fn request_middleware(
     }
     Ok(response)
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::ResponseError;
+    use actix_web::body::to_bytes;
+
+    use super::*;
+    use crate::error::ApiError;
+
+    #[actix_web::test]
+    async fn server_faults_answer_generically_with_the_request_id() {
+        let id = uuid::Uuid::now_v7();
+
+        let response = CURRENT_REQUEST_ID
+            .scope(id, async {
+                ApiError::internal("connection pool poisoned: secret detail").error_response()
+            })
+            .await;
+
+        assert_eq!(response.status(), 500);
+        let body = to_bytes(response.into_body()).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["code"], "internal_error");
+        assert_eq!(body["error"]["request_id"], id.to_string());
+        assert!(!body.to_string().contains("secret detail"));
+    }
+
+    #[actix_web::test]
+    async fn client_errors_carry_no_request_id() {
+        let response = CURRENT_REQUEST_ID
+            .scope(uuid::Uuid::now_v7(), async {
+                ApiError::not_found().error_response()
+            })
+            .await;
+        let body = to_bytes(response.into_body()).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert!(body["error"].get("request_id").is_none());
+    }
+}

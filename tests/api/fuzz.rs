@@ -86,7 +86,9 @@ fn random_body(rng: &mut StdRng) -> (Vec<u8>, &'static str) {
         1 => (random_value(rng, 0).to_string().into_bytes(), "text/plain"),
         2 => {
             // Cut anywhere, even inside a multi-byte character.
-            let mut bytes = Value::Object(random_object(rng, 0)).to_string().into_bytes();
+            let mut bytes = Value::Object(random_object(rng, 0))
+                .to_string()
+                .into_bytes();
             bytes.truncate(rng.gen_range(0..=bytes.len()));
             (bytes, "application/json")
         }
