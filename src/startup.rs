@@ -8,6 +8,7 @@ use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
+use crate::admin;
 use crate::config::Settings;
 use crate::db::Pool;
 use crate::error::ApiError;
@@ -86,6 +87,7 @@ fn run(listener: TcpListener, settings: Arc<Settings>, pool: Pool) -> std::io::R
             .route("/readyz", web::get().to(health::readyz))
             .route("/", web::get().to(pages::index))
             .route("/static/{path:.*}", web::get().to(static_files::serve))
+            .service(admin::scope(admin::session_middleware(&app_settings)))
             .default_service(web::to(|| async { Err::<(), _>(ApiError::not_found()) }))
     })
     .shutdown_timeout(settings.shutdown_timeout.as_secs())

@@ -2,6 +2,9 @@
 //! One test binary (one link step) with a module per feature.
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
+mod admin_auth;
+mod admin_helpers;
+mod admin_users;
 mod cli;
 mod docs;
 mod health;
