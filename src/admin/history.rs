@@ -203,3 +203,31 @@ mod tests {
         assert_eq!(v["password"]["note"], "changed");
     }
 }
+
+#[derive(askama::Template)]
+#[template(path = "admin/history.html")]
+struct HistoryPage {
+    page_title: String,
+    ctx: super::PageCtx,
+    object_repr: String,
+    change_url: String,
+    rows: Vec<LogRow>,
+}
+
+/// The history page of one object (`/admin/<model>/<id>/history/`), oldest entry first.
+pub async fn history_page(
+    conn: &mut AsyncPgConnection,
+    ctx: super::PageCtx,
+    object_type: &str,
+    id: Uuid,
+    repr: String,
+) -> Result<actix_web::HttpResponse, super::AdminError> {
+    let rows = for_object(conn, object_type, id).await?;
+    super::page(&HistoryPage {
+        page_title: format!("Change history: {repr}"),
+        ctx,
+        object_repr: repr,
+        change_url: format!("/admin/{object_type}/{id}/change/"),
+        rows,
+    })
+}

@@ -4,9 +4,12 @@
 //! password change), every other page sits behind [`crate::auth::staff::require_staff`] and takes
 //! an [`Admin`] extractor (who is asking, what they may do, the page context for templates).
 
+pub mod articles;
+pub mod groups;
 pub mod history;
 pub mod index;
 pub mod login;
+pub mod simple;
 pub mod user_list;
 pub mod users;
 
@@ -119,6 +122,43 @@ pub fn scope(
                 .route("/users/{id}/history/", web::get().to(users::history_page))
                 .route("/users/{id}/signout/", web::post().to(users::signout))
                 .route("/users/{id}/unlock/", web::post().to(users::unlock))
+                .service(web::resource("/groups/").route(web::get().to(groups::list)))
+                .service(
+                    web::resource("/groups/add/")
+                        .route(web::get().to(groups::add_page))
+                        .route(web::post().to(groups::add_submit)),
+                )
+                .service(
+                    web::resource("/groups/{id}/change/")
+                        .route(web::get().to(groups::change_page))
+                        .route(web::post().to(groups::change_submit)),
+                )
+                .service(
+                    web::resource("/groups/{id}/delete/")
+                        .route(web::get().to(groups::delete_page))
+                        .route(web::post().to(groups::delete_submit)),
+                )
+                .route("/groups/{id}/history/", web::get().to(groups::history_page))
+                .service(web::resource("/articles/").route(web::get().to(articles::list)))
+                .service(
+                    web::resource("/articles/add/")
+                        .route(web::get().to(articles::add_page))
+                        .route(web::post().to(articles::add_submit)),
+                )
+                .service(
+                    web::resource("/articles/{id}/change/")
+                        .route(web::get().to(articles::change_page))
+                        .route(web::post().to(articles::change_submit)),
+                )
+                .service(
+                    web::resource("/articles/{id}/delete/")
+                        .route(web::get().to(articles::delete_page))
+                        .route(web::post().to(articles::delete_submit)),
+                )
+                .route(
+                    "/articles/{id}/history/",
+                    web::get().to(articles::history_page),
+                )
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(AdminError::NotFound)
                 })),

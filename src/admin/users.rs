@@ -1,7 +1,7 @@
 //! Users admin, after Django's UserAdmin: list (search, filters, sorting, paging, bulk actions),
 //! add, change (with optimistic locking), delete, history, set password, sign out everywhere.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::history::{self, Action, Changes, LogRow, Target, format_time};
+use super::history::{self, Action, Changes, Target, format_time};
 use super::index::table_count;
 use super::login::{
     FieldErrors, check_new_password, hash_blocking, password_help, set_password_logged,
@@ -22,7 +22,7 @@ use crate::auth::csrf::{AdminForm, FormData};
 use crate::auth::password::UserAttributes;
 use crate::auth::staff;
 use crate::db;
-use crate::models::{Group, NewUser, Permission, User, new_id};
+use crate::models::{Group, NewUser, User, new_id};
 use crate::schema::{articles, groups, permissions, user_groups, user_permissions, users};
 use crate::startup::AppState;
 
@@ -692,20 +692,7 @@ async fn change_page_for(
         .select(Group::as_select())
         .load(conn)
         .await?;
-    let all_perms: Vec<Permission> = permissions::table
-        .order(permissions::codename.asc())
-        .select(Permission::as_select())
-        .load(conn)
-        .await?;
-    let mut perm_groups: BTreeMap<String, Vec<Choice>> = BTreeMap::new();
-    for p in all_perms {
-        let model = p.codename.split('.').next().unwrap_or("other").to_owned();
-        perm_groups.entry(model).or_default().push(Choice {
-            id: p.id,
-            checked: values.perms.contains(&p.id),
-            label: p.name,
-        });
-    }
+    let perm_groups = super::simple::permission_choices(conn, &values.perms).await?;
     let locked_out = staff::is_locked_out(conn, user).await?;
     let show = |t: Option<DateTime<Utc>>| t.map(format_time).unwrap_or_else(|| "—".into());
     page(&ChangePage {
@@ -722,10 +709,7 @@ async fn change_page_for(
                 label: g.name,
             })
             .collect(),
-        perm_groups: perm_groups
-            .into_iter()
-            .map(|(title, choices)| ChoiceGroup { title, choices })
-            .collect(),
+        perm_groups,
         values,
         errors,
         conflict,
@@ -1164,16 +1148,6 @@ pub async fn delete_submit(
     Ok(redirect("/admin/users/"))
 }
 
-#[derive(Template)]
-#[template(path = "admin/history.html")]
-struct HistoryPage {
-    page_title: String,
-    ctx: PageCtx,
-    object_repr: String,
-    change_url: String,
-    rows: Vec<LogRow>,
-}
-
 /// `GET /admin/users/{id}/history/`
 pub async fn history_page(
     admin: Admin,
@@ -1184,14 +1158,7 @@ pub async fn history_page(
     let id = parse_id(&path)?;
     let mut conn = db::connection(&state.pool).await?;
     let user = load_user(&mut conn, id).await?;
-    let rows = history::for_object(&mut conn, MODEL, id).await?;
-    page(&HistoryPage {
-        page_title: format!("Change history: {}", user.username),
-        ctx: admin.ctx,
-        object_repr: user.username,
-        change_url: format!("/admin/users/{id}/change/"),
-        rows,
-    })
+    history::history_page(&mut conn, admin.ctx, MODEL, id, user.username).await
 }
 
 #[derive(Template)]

@@ -4,6 +4,7 @@
 
 mod admin_auth;
 mod admin_helpers;
+mod admin_models;
 mod admin_users;
 mod cli;
 mod docs;

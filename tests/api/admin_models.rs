@@ -1,0 +1,172 @@
+//! Groups and articles admins.
+
+use uuid::Uuid;
+
+use crate::admin_helpers::*;
+use crate::helpers::TestApp;
+
+async fn text(app: &TestApp, path: &str) -> String {
+    let response = app.get(path).await;
+    assert_eq!(response.status(), 200, "GET {path}");
+    response.text().await.unwrap()
+}
+
+async fn permission_id(app: &TestApp, codename: &str) -> String {
+    let id: Uuid = app
+        .db
+        .client()
+        .await
+        .query_one(
+            "SELECT id FROM permissions WHERE codename = $1",
+            &[&codename],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    id.to_string()
+}
+
+#[actix_web::test]
+async fn groups_grant_permissions_to_their_members() {
+    let (app, _) = app_as_superuser().await;
+    let view = permission_id(&app, "articles.view").await;
+
+    let html = text(&app, "/admin/groups/add/").await;
+    assert!(html.contains("Can view article"));
+    let response = post_admin(&app, "/admin/groups/add/", &[("name", "")]).await;
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("This field is required.")
+    );
+    let response = post_admin(
+        &app,
+        "/admin/groups/add/",
+        &[
+            ("name", "Editors"),
+            ("permissions", &view),
+            ("_continue", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    let change = location(&response);
+    let html = text(&app, &change).await;
+    assert!(html.contains("was added successfully"));
+    assert!(html.contains(&format!(r#"value="{view}" checked"#)));
+    // Names are unique in any case.
+    let response = post_admin(&app, "/admin/groups/add/", &[("name", "editors")]).await;
+    assert!(response.text().await.unwrap().contains("already exists"));
+
+    let html = text(&app, "/admin/groups/?q=edit").await;
+    assert!(html.contains(">Editors</a>") && html.contains("1 group"));
+
+    // A member of the group may view articles, and nothing else.
+    let editor = create_user(&app, NewAccount::staff("editor")).await;
+    let group_id: Uuid = change.split('/').nth(3).unwrap().parse().unwrap();
+    app.db
+        .client()
+        .await
+        .execute(
+            "INSERT INTO user_groups (user_id, group_id) VALUES ($1, $2)",
+            &[&editor, &group_id],
+        )
+        .await
+        .unwrap();
+    login_ok(&app, "editor").await;
+    assert_eq!(app.get("/admin/articles/").await.status(), 200);
+    assert_eq!(app.get("/admin/groups/").await.status(), 403);
+    assert_eq!(app.get("/admin/articles/add/").await.status(), 403);
+
+    login_ok(&app, "root").await;
+    let html = text(&app, &format!("/admin/groups/{group_id}/delete/")).await;
+    assert!(html.contains("1 membership(s)"));
+    let response = post_admin(&app, &format!("/admin/groups/{group_id}/delete/"), &[]).await;
+    assert_eq!(response.status(), 303);
+    let rows: i64 = app
+        .db
+        .client()
+        .await
+        .query_one(
+            "SELECT count(*) FROM admin_log WHERE object_type = 'groups' AND object_id = $1",
+            &[&group_id.to_string()],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 2, "add and delete");
+}
+
+#[actix_web::test]
+async fn articles_are_listed_searched_filtered_and_edited() {
+    let (app, _) = app_as_superuser().await;
+    create_user(&app, NewAccount::staff("writer")).await;
+
+    let response = post_admin(
+        &app,
+        "/admin/articles/add/",
+        &[
+            ("name", &"x".repeat(51)),
+            ("author", "nobody"),
+            ("body", "text"),
+        ],
+    )
+    .await;
+    let html = response.text().await.unwrap();
+    assert!(html.contains("at most 50 characters"));
+    assert!(html.contains("No user with that username."));
+    assert!(html.contains(">text</textarea>"), "values kept");
+
+    for (name, author) in [
+        ("Rust tips", "writer"),
+        ("Cooking", "root"),
+        ("Rust news", "Root"),
+    ] {
+        let response = post_admin(
+            &app,
+            "/admin/articles/add/",
+            &[("name", name), ("author", author), ("body", "…")],
+        )
+        .await;
+        assert_eq!(response.status(), 303, "{name}");
+    }
+
+    let html = text(&app, "/admin/articles/?q=rust").await;
+    assert!(html.contains("2 articles"));
+    let html = text(&app, "/admin/articles/?author=ROOT").await;
+    assert!(html.contains("2 articles") && html.contains(">Cooking</a>"));
+    let html = text(&app, "/admin/articles/?q=rust&author=writer&o=-name").await;
+    assert!(html.contains("1 article") && html.contains(">Rust tips</a>"));
+
+    let id: Uuid = app
+        .db
+        .client()
+        .await
+        .query_one("SELECT id FROM articles WHERE name = 'Cooking'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let response = post_admin(
+        &app,
+        &format!("/admin/articles/{id}/change/"),
+        &[("name", "Baking"), ("author", "writer"), ("body", "…")],
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    let html = text(&app, &format!("/admin/articles/{id}/history/")).await;
+    assert!(html.contains("Cooking → Baking"));
+    assert!(html.contains("root → writer"));
+
+    let response = post_admin(&app, &format!("/admin/articles/{id}/delete/"), &[]).await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(
+        app.get(&format!("/admin/articles/{id}/change/"))
+            .await
+            .status(),
+        404
+    );
+    let recent = text(&app, "/admin/").await;
+    assert!(recent.contains("Baking") && recent.contains("delete"));
+}
