@@ -136,6 +136,18 @@ impl ListParams {
         }
     }
 
+    /// Whether every search word is long enough for the trigram indexes (3+ characters). The
+    /// planner underrates how selective `ILIKE '%word%'` is and, with a LIMIT, picks a full scan
+    /// hoping to stop early, which takes a second at a million rows when matches are rare.
+    pub fn trigram_search(&self) -> bool {
+        !self.q.is_empty()
+            && self
+                .q
+                .split_whitespace()
+                .take(MAX_WORDS)
+                .all(|w| w.chars().count() >= 3)
+    }
+
     /// Whether anything narrows the list (then the count is of the matches, not the table).
     pub fn is_filtered(&self) -> bool {
         !self.q.is_empty()
@@ -238,8 +250,7 @@ impl ListParams {
         query
     }
 
-    fn ordered(&self) -> users::BoxedQuery<'static, Pg> {
-        let query = self.filtered();
+    fn ordered(&self, query: users::BoxedQuery<'static, Pg>) -> users::BoxedQuery<'static, Pg> {
         let desc = self.order.starts_with('-');
         let query = match (self.order.trim_start_matches('-'), desc) {
             ("email", false) => query.order_by(users::email.asc()),
@@ -260,9 +271,21 @@ impl ListParams {
         query.then_order_by(users::id.asc())
     }
 
-    /// One page of matches.
-    pub async fn page_rows(&self, conn: &mut AsyncPgConnection) -> QueryResult<Vec<User>> {
-        self.ordered()
+    /// One page of matches. `among`: every matching id, when a capped count found them all;
+    /// paging within them then sorts a few thousand rows by primary key lookups, instead of
+    /// letting the planner walk the whole username index hunting for rare matches.
+    pub async fn page_rows(
+        &self,
+        conn: &mut AsyncPgConnection,
+        among: Option<&[Uuid]>,
+    ) -> QueryResult<Vec<User>> {
+        let base = match among {
+            Some(ids) => users::table
+                .filter(users::id.eq_any(ids.to_vec()))
+                .into_boxed(),
+            None => self.filtered(),
+        };
+        self.ordered(base)
             .select(User::as_select())
             .limit(self.per_page)
             .offset((self.page - 1).saturating_mul(self.per_page))
@@ -270,9 +293,23 @@ impl ListParams {
             .await
     }
 
-    /// How many rows match (only called for filtered lists; see `index::table_count`).
-    pub async fn count(&self, conn: &mut AsyncPgConnection) -> QueryResult<i64> {
-        self.filtered().count().get_result(conn).await
+    /// How many rows match, counting no further than `cap`: `(n, Some(ids))` is exact (with every
+    /// matching id), `(cap, None)` means "more than cap". A broad search over a million users then costs a bounded scan
+    /// instead of a full `COUNT(*)` (Django admin's known pain). Only for filtered lists; see
+    /// `index::table_count` for the whole table.
+    pub async fn count_capped(
+        &self,
+        conn: &mut AsyncPgConnection,
+        cap: i64,
+    ) -> QueryResult<(i64, Option<Vec<Uuid>>)> {
+        let ids: Vec<Uuid> = self
+            .filtered()
+            .select(users::id)
+            .limit(cap + 1)
+            .load(conn)
+            .await?;
+        let n = i64::try_from(ids.len()).unwrap_or(i64::MAX);
+        Ok(if n > cap { (cap, None) } else { (n, Some(ids)) })
     }
 
     /// Every match, in order, in batches of `batch` rows by keyset on the id (for the CSV

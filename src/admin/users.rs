@@ -27,6 +27,8 @@ use crate::schema::{articles, groups, permissions, user_groups, user_permissions
 use crate::startup::AppState;
 
 const MODEL: &str = "users";
+/// Filtered lists count matches up to this many; beyond it the page says "More than …".
+pub const COUNT_CAP: i64 = 10_000;
 const MAX_NAME_LEN: usize = 150;
 
 fn parse_id(raw: &str) -> Result<Uuid, AdminError> {
@@ -142,20 +144,29 @@ pub async fn list(
     let params = ListParams::parse(req.query_string());
     let mut conn = db::connection(&state.pool).await?;
     let total = table_count(&mut conn, MODEL).await?;
-    let (summary, count) = if params.is_filtered() {
-        let n = params.count(&mut conn).await?;
-        (
-            format!(
-                "{n} result{} ({} total)",
-                if n == 1 { "" } else { "s" },
-                total.display()
-            ),
-            n,
-        )
-    } else {
-        (format!("{} users", total.display()), total.n)
-    };
-    let rows = params.page_rows(&mut conn).await?;
+    let (summary, count, rows) = conn
+        .transaction(async |conn| {
+            if params.trigram_search() {
+                // Local to this transaction: steer the planner to the trigram indexes.
+                diesel::sql_query("SET LOCAL enable_seqscan = off")
+                    .execute(conn)
+                    .await?;
+            }
+            let (summary, count, among) = if params.is_filtered() {
+                let (n, all_ids) = params.count_capped(conn, COUNT_CAP).await?;
+                let matches = if all_ids.is_some() {
+                    format!("{n} result{}", if n == 1 { "" } else { "s" })
+                } else {
+                    format!("More than {n} results")
+                };
+                (format!("{matches} ({} total)", total.display()), n, all_ids)
+            } else {
+                (format!("{} users", total.display()), total.n, None)
+            };
+            let rows = params.page_rows(conn, among.as_deref()).await?;
+            Ok::<_, diesel::result::Error>((summary, count, rows))
+        })
+        .await?;
     let heads = COLUMNS
         .iter()
         .map(|(name, label)| {
