@@ -6,6 +6,7 @@ mod admin_auth;
 mod admin_helpers;
 mod admin_models;
 mod admin_users;
+mod browser;
 mod cli;
 mod docs;
 mod health;
