@@ -462,3 +462,21 @@ async fn index_lists_only_the_models_one_may_see_with_counts_and_my_actions() {
     assert!(html.contains(r#"<td class="text-end">1</td>"#), "{html}");
     assert!(html.contains("None available"));
 }
+
+#[actix_web::test]
+async fn a_database_outage_is_a_503_page_not_a_crash() {
+    let (app, _) = app_as_superuser().await;
+
+    app.db.drop_now().await;
+    let response = app.get("/admin/").await;
+
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("Database unavailable")
+    );
+}

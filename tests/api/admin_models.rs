@@ -170,3 +170,77 @@ async fn articles_are_listed_searched_filtered_and_edited() {
     let recent = text(&app, "/admin/").await;
     assert!(recent.contains("Baking") && recent.contains("delete"));
 }
+
+#[actix_web::test]
+async fn group_and_article_pages_check_each_permission() {
+    let app = spawn_admin_app().await;
+    let staff = create_user(&app, NewAccount::staff("staff")).await;
+    let author = create_user(&app, NewAccount::staff("author")).await;
+    let db = app.db.client().await;
+    let group: Uuid = db
+        .query_one(
+            "INSERT INTO groups (id, name) VALUES (gen_random_uuid(), 'Ops') RETURNING id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let article: Uuid = db
+        .query_one(
+            "INSERT INTO articles (id, name, author_id) VALUES (gen_random_uuid(), 'Hi', $1) \
+             RETURNING id",
+            &[&author],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    login_ok(&app, "staff").await;
+
+    for path in [
+        "/admin/groups/".to_owned(),
+        "/admin/groups/add/".to_owned(),
+        format!("/admin/groups/{group}/change/"),
+        format!("/admin/groups/{group}/history/"),
+        "/admin/articles/".to_owned(),
+        format!("/admin/articles/{article}/change/"),
+        format!("/admin/articles/{article}/delete/"),
+    ] {
+        assert_eq!(app.get(&path).await.status(), 403, "GET {path}");
+    }
+
+    grant(&app, staff, "articles.view").await;
+    grant(&app, staff, "groups.view").await;
+    let html = text(&app, "/admin/articles/").await;
+    assert!(!html.contains("/admin/articles/add/"), "no add link");
+    let html = text(&app, &format!("/admin/articles/{article}/change/")).await;
+    assert!(!html.contains(r#"name="_save""#) && !html.contains("/delete/"));
+    for (path, fields) in [
+        ("/admin/groups/add/".to_owned(), vec![("name", "X")]),
+        (
+            format!("/admin/groups/{group}/change/"),
+            vec![("name", "X")],
+        ),
+        (format!("/admin/groups/{group}/delete/"), vec![]),
+        (
+            "/admin/articles/add/".to_owned(),
+            vec![("name", "X"), ("author", "author")],
+        ),
+        (
+            format!("/admin/articles/{article}/change/"),
+            vec![("name", "X"), ("author", "author")],
+        ),
+        (format!("/admin/articles/{article}/delete/"), vec![]),
+    ] {
+        assert_eq!(
+            post_admin(&app, &path, &fields).await.status(),
+            403,
+            "POST {path}"
+        );
+    }
+    let changed: i64 = db
+        .query_one("SELECT count(*) FROM admin_log", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(changed, 0, "nothing was written");
+}

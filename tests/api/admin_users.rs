@@ -629,3 +629,47 @@ async fn superuser_clears_a_lock_out_from_the_users_page() {
         "Cleared login lock-out."
     );
 }
+
+#[actix_web::test]
+async fn admin_writes_without_csrf_token_or_from_another_origin_are_refused() {
+    let (app, _) = app_as_superuser().await;
+    let html = text(&app, "/admin/users/add/").await;
+    let token = csrf_from(&html);
+    let fields = [
+        ("username", "sneaky"),
+        ("password1", "violet-harbour-77"),
+        ("password2", "violet-harbour-77"),
+    ];
+
+    let response = post_raw(&app, "/admin/users/add/", &fields).await;
+    assert_eq!(response.status(), 403, "no token");
+    let mut with_token = vec![("csrfmiddlewaretoken", token.as_str())];
+    with_token.extend_from_slice(&fields);
+    let response = app
+        .client
+        .post(format!("{}/admin/users/add/", app.address))
+        .header("Origin", "https://evil.example")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(encode(&with_token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403, "foreign origin");
+
+    let n: i64 = app
+        .db
+        .client()
+        .await
+        .query_one("SELECT count(*) FROM users WHERE username = 'sneaky'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0);
+    // The same post from this site goes through.
+    assert_eq!(
+        post_raw(&app, "/admin/users/add/", &with_token)
+            .await
+            .status(),
+        303
+    );
+}
