@@ -61,6 +61,9 @@ pub fn scope(
         InitError = (),
     >,
 > {
+    // Compute the dummy hash now, not during the first login of an unknown account, whose answer
+    // would otherwise be measurably slower than a wrong password's.
+    std::sync::LazyLock::force(&crate::auth::password::DUMMY_HASH);
     web::scope("/admin")
         .wrap(session)
         .route("", web::get().to(|| async { redirect("/admin/") }))

@@ -208,6 +208,25 @@ async fn staff_journey_in_a_real_browser() {
     save_screenshot(&browser, "users_list.png").await;
     browser.set_window_size(390, 844).await.unwrap();
     save_screenshot(&browser, "users_list_phone.png").await;
+    let overflow = browser
+        .execute(
+            "return Array.from(document.querySelectorAll('body *')).filter(e => !e.closest('.table-responsive') && e.getBoundingClientRect().right > document.documentElement.clientWidth + 1).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)).slice(0, 15).join(' | ')",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        overflow, "",
+        "nothing but the table (which scrolls) is wider than a phone"
+    );
+    let page_width = browser
+        .execute(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(page_width, 0, "the page itself does not scroll sideways");
     browser.set_window_size(1280, 1000).await.unwrap();
 
     // Change it.
