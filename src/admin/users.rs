@@ -39,6 +39,26 @@ async fn load_user(conn: &mut AsyncPgConnection, id: Uuid) -> Result<User, Admin
     User::find(conn, id).await?.ok_or(AdminError::NotFound)
 }
 
+/// Only superusers may act on a superuser's account: anyone else with `users.change` could
+/// otherwise set a superuser's password and log in as them (a known Django admin footgun).
+fn may_manage(actor: &User, target: &User) -> bool {
+    actor.is_superuser || !target.is_superuser
+}
+
+/// Loads a user the staff member means to change, set a password for, or delete.
+async fn load_managed(
+    conn: &mut AsyncPgConnection,
+    admin: &Admin,
+    id: Uuid,
+) -> Result<User, AdminError> {
+    let user = load_user(conn, id).await?;
+    if may_manage(&admin.staff.user, &user) {
+        Ok(user)
+    } else {
+        Err(AdminError::Forbidden)
+    }
+}
+
 fn target(user: &User) -> Target<'_> {
     Target {
         object_type: MODEL,
@@ -300,7 +320,7 @@ pub async fn apply_bulk(
         .load(conn)
         .await?;
     let mut done = 0;
-    for user in &selected {
+    for user in selected.iter().filter(|u| may_manage(actor, u)) {
         let mut changes = Changes::default();
         let (log_action, message) = match action {
             "delete" if user.id != me => {
@@ -708,7 +728,7 @@ async fn change_page_for(
     let show = |t: Option<DateTime<Utc>>| t.map(format_time).unwrap_or_else(|| "—".into());
     page(&ChangePage {
         page_title: format!("Change user {}", user.username),
-        readonly: !admin.ctx.can(MODEL, "change"),
+        readonly: !admin.ctx.can(MODEL, "change") || !may_manage(&admin.staff.user, user),
         can_grant: admin.staff.perms.superuser,
         ctx: admin.ctx,
         id: user.id,
@@ -923,7 +943,7 @@ pub async fn change_submit(
     let id = parse_id(&path)?;
     let form = form.0;
     let mut conn = db::connection(&state.pool).await?;
-    let user = load_user(&mut conn, id).await?;
+    let user = load_managed(&mut conn, &admin, id).await?;
     let mut values = UserValues::from_form(&form);
     let mut errors = FieldErrors::new();
     check_username(&mut conn, &values.username, Some(id), &mut errors).await?;
@@ -1007,6 +1027,7 @@ pub async fn signout(
     admin.require(MODEL, "change")?;
     let id = parse_id(&path)?;
     let mut conn = db::connection(&state.pool).await?;
+    load_managed(&mut conn, &admin, id).await?;
     let actor = admin.staff.user.clone();
     let done = conn
         .transaction(async |conn| apply_bulk(conn, &actor, "signout", &[id], actor.id).await)
@@ -1084,7 +1105,7 @@ pub async fn delete_page(
     admin.require(MODEL, "delete")?;
     let id = parse_id(&path)?;
     let mut conn = db::connection(&state.pool).await?;
-    let user = load_user(&mut conn, id).await?;
+    let user = load_managed(&mut conn, &admin, id).await?;
     let article_count = articles::table
         .filter(articles::author_id.eq(id))
         .count()
@@ -1134,7 +1155,7 @@ pub async fn delete_submit(
         ));
     }
     let mut conn = db::connection(&state.pool).await?;
-    let user = load_user(&mut conn, id).await?;
+    let user = load_managed(&mut conn, &admin, id).await?;
     let actor = admin.staff.user.clone();
     conn.transaction(async |conn| {
         let mut changes = Changes::default();
@@ -1198,7 +1219,7 @@ pub async fn password_page(
     admin.require(MODEL, "change")?;
     let id = parse_id(&path)?;
     let mut conn = db::connection(&state.pool).await?;
-    let user = load_user(&mut conn, id).await?;
+    let user = load_managed(&mut conn, &admin, id).await?;
     page(&SetPasswordPage {
         page_title: format!("Change password: {}", user.username),
         ctx: admin.ctx,
@@ -1220,7 +1241,7 @@ pub async fn password_submit(
     let id = parse_id(&path)?;
     let form = form.0;
     let mut conn = db::connection(&state.pool).await?;
-    let user = load_user(&mut conn, id).await?;
+    let user = load_managed(&mut conn, &admin, id).await?;
     let mut errors = FieldErrors::new();
     check_new_password(
         form.get("password1"),

@@ -673,3 +673,56 @@ async fn admin_writes_without_csrf_token_or_from_another_origin_are_refused() {
         303
     );
 }
+
+#[actix_web::test]
+async fn only_superusers_act_on_superuser_accounts() {
+    let app = spawn_admin_app().await;
+    let root = create_user(&app, NewAccount::superuser("root")).await;
+    let manager = create_user(&app, NewAccount::staff("manager")).await;
+    for perm in ["users.view", "users.change", "users.delete"] {
+        grant(&app, manager, perm).await;
+    }
+    login_ok(&app, "manager").await;
+    let root_s = root.to_string();
+
+    let html = text(&app, &format!("/admin/users/{root}/change/")).await;
+    assert!(html.contains("View user"), "read-only for them");
+    for (path, fields) in [
+        (
+            format!("/admin/users/{root}/password/"),
+            vec![
+                ("password1", "violet-harbour-77"),
+                ("password2", "violet-harbour-77"),
+            ],
+        ),
+        (
+            format!("/admin/users/{root}/change/"),
+            vec![("username", "root")],
+        ),
+        (format!("/admin/users/{root}/delete/"), vec![]),
+        (format!("/admin/users/{root}/signout/"), vec![]),
+    ] {
+        assert_eq!(
+            post_admin(&app, &path, &fields).await.status(),
+            403,
+            "POST {path}"
+        );
+    }
+    let response = post_admin(
+        &app,
+        "/admin/users/",
+        &[
+            ("action", "deactivate"),
+            ("_selected_action", root_s.as_str()),
+            ("confirm", "yes"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(
+        log_rows(&app, root).await.len(),
+        0,
+        "the superuser is untouched"
+    );
+    assert_eq!(login(&app, "root", PASSWORD).await.status(), 303);
+}
