@@ -244,3 +244,37 @@ async fn group_and_article_pages_check_each_permission() {
         .get(0);
     assert_eq!(changed, 0, "nothing was written");
 }
+
+#[actix_web::test]
+async fn user_data_is_escaped_everywhere_it_is_shown() {
+    let (app, _) = app_as_superuser().await;
+    let evil = r#"<script>alert("x")</script>"#;
+    let response = post_admin(
+        &app,
+        "/admin/articles/add/",
+        &[
+            ("name", evil),
+            ("author", "root"),
+            ("body", evil),
+            ("_continue", "1"),
+        ],
+    )
+    .await;
+    let change = location(&response);
+    let id = change.split('/').nth(3).unwrap().to_owned();
+
+    for path in [
+        "/admin/articles/".to_owned(),
+        change.clone(),
+        format!("/admin/articles/{id}/history/"),
+        format!("/admin/articles/{id}/delete/"),
+        "/admin/".to_owned(),
+    ] {
+        let html = text(&app, &path).await;
+        assert!(!html.contains("<script>alert"), "unescaped on {path}");
+        assert!(
+            html.contains("&#60;script&#62;alert"),
+            "shown escaped on {path}"
+        );
+    }
+}
