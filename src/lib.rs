@@ -4,6 +4,7 @@
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub mod accounts;
+pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod config;

@@ -9,6 +9,7 @@ use actix_web::{App, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 use utoipa_actix_web::AppExt;
 
+use crate::admin;
 use crate::api::{self, ApiSpec};
 use crate::auth::cognito::{self, Verifier};
 use crate::config::Settings;
@@ -106,6 +107,7 @@ fn run(listener: TcpListener, settings: Arc<Settings>, pool: Pool) -> std::io::R
             .route("/api/openapi.json", web::get().to(api::openapi_json))
             .route("/", web::get().to(pages::index))
             .route("/static/{path:.*}", web::get().to(static_files::serve))
+            .service(admin::scope(admin::session_middleware(&app_settings)))
             .default_service(web::to(|| async { Err::<(), _>(ApiError::not_found()) }))
     })
     .shutdown_timeout(settings.shutdown_timeout.as_secs())

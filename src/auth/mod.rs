@@ -1,4 +1,7 @@
-//! Authentication: Cognito bearer tokens for the API, Argon2id passwords for staff.
+//! Authentication: Cognito bearer tokens for the API; staff passwords (Argon2id), sessions,
+//! throttling and CSRF for the back office.
 
 pub mod cognito;
+pub mod csrf;
 pub mod password;
+pub mod staff;

@@ -2,7 +2,12 @@
 //! One test binary (one link step) with a module per feature.
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
+mod admin_auth;
+mod admin_helpers;
+mod admin_models;
+mod admin_users;
 mod articles;
+mod browser;
 mod cli;
 mod cognito;
 mod docs;

@@ -1,0 +1,458 @@
+//! Groups admin: name and permissions (grouped checkboxes); list, add, change, delete, history.
+
+use std::collections::HashSet;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::history::{self, Action, Changes, Target};
+use super::simple::{
+    self, DeleteConfirmPage, ObjectListPage, PER_PAGE, Row, SimpleParams, like_pattern,
+};
+use super::users::ChoiceGroup;
+use super::{Admin, AdminError, PageCtx, flash, page, redirect};
+use crate::auth::csrf::{AdminForm, FormData};
+use crate::db;
+use crate::models::{Group, new_id};
+use crate::schema::{group_permissions, groups, permissions, user_groups};
+use crate::startup::AppState;
+
+const MODEL: &str = "groups";
+const COLUMNS: &[(&str, &str)] = &[("name", "Name"), ("created_at", "Created")];
+
+fn parse_id(raw: &str) -> Result<Uuid, AdminError> {
+    Uuid::parse_str(raw).map_err(|_| AdminError::NotFound)
+}
+
+async fn load_group(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Group, AdminError> {
+    groups::table
+        .find(id)
+        .select(Group::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(AdminError::NotFound)
+}
+
+/// `GET /admin/groups/`
+pub async fn list(
+    admin: Admin,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    admin.require(MODEL, "view")?;
+    let names: Vec<&str> = COLUMNS.iter().map(|(n, _)| *n).collect();
+    let params = SimpleParams::parse(req.query_string(), &names, "");
+    let filtered = || {
+        let mut q = groups::table.into_boxed();
+        for word in params.q.split_whitespace().take(8) {
+            q = q.filter(groups::name.ilike(like_pattern(word)));
+        }
+        q
+    };
+    let mut conn = db::connection(&state.pool).await?;
+    let count: i64 = filtered().count().get_result(&mut conn).await?;
+    let ordered = match (params.column(), params.descending()) {
+        ("created_at", false) => filtered().order_by(groups::created_at.asc()),
+        ("created_at", true) => filtered().order_by(groups::created_at.desc()),
+        (_, true) => filtered().order_by(groups::name.desc()),
+        (_, false) => filtered().order_by(groups::name.asc()),
+    };
+    let rows: Vec<Group> = ordered
+        .then_order_by(groups::id.asc())
+        .select(Group::as_select())
+        .limit(PER_PAGE)
+        .offset(params.offset())
+        .load(&mut conn)
+        .await?;
+    page(&ObjectListPage {
+        page_title: "Select group to change".into(),
+        list_url: "/admin/groups/",
+        add_url: "/admin/groups/add/",
+        can_add: admin.ctx.can(MODEL, "add"),
+        ctx: admin.ctx,
+        search_label: "Search by name",
+        filter_name: "",
+        filter_label: "",
+        heads: simple::heads(&params, "", COLUMNS),
+        pages: simple::pages(&params, "", count),
+        summary: format!("{count} group{}", if count == 1 { "" } else { "s" }),
+        rows: rows
+            .into_iter()
+            .map(|g| Row {
+                url: format!("/admin/groups/{}/change/", g.id),
+                cells: vec![g.name, history::format_time(g.created_at)],
+            })
+            .collect(),
+        params,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "admin/group_form.html")]
+struct GroupFormPage {
+    page_title: String,
+    ctx: PageCtx,
+    /// None on the add form.
+    id: Option<Uuid>,
+    name: String,
+    error: String,
+    readonly: bool,
+    perm_groups: Vec<ChoiceGroup>,
+}
+
+async fn form_page(
+    conn: &mut AsyncPgConnection,
+    admin: Admin,
+    id: Option<Uuid>,
+    name: String,
+    perms: &HashSet<Uuid>,
+    error: String,
+) -> Result<HttpResponse, AdminError> {
+    let perm_groups = simple::permission_choices(conn, perms).await?;
+    let readonly = match id {
+        Some(_) => !admin.ctx.can(MODEL, "change"),
+        None => false,
+    };
+    page(&GroupFormPage {
+        page_title: if id.is_some() {
+            format!("Change group {name}")
+        } else {
+            "Add group".into()
+        },
+        ctx: admin.ctx,
+        id,
+        name,
+        error,
+        readonly,
+        perm_groups,
+    })
+}
+
+/// `GET /admin/groups/add/`
+pub async fn add_page(
+    admin: Admin,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    admin.require(MODEL, "add")?;
+    let mut conn = db::connection(&state.pool).await?;
+    form_page(
+        &mut conn,
+        admin,
+        None,
+        String::new(),
+        &HashSet::new(),
+        String::new(),
+    )
+    .await
+}
+
+fn posted(form: &FormData) -> (String, HashSet<Uuid>) {
+    let perms = form
+        .all("permissions")
+        .into_iter()
+        .filter_map(|v| Uuid::parse_str(v).ok())
+        .collect();
+    (form.get("name").trim().to_owned(), perms)
+}
+
+fn check_name(name: &str) -> Option<String> {
+    if name.is_empty() {
+        Some("This field is required.".into())
+    } else if name.chars().count() > 150 {
+        Some("At most 150 characters.".into())
+    } else {
+        None
+    }
+}
+
+/// Permission codenames of `ids` that exist, sorted.
+async fn codenames(
+    conn: &mut AsyncPgConnection,
+    ids: &HashSet<Uuid>,
+) -> QueryResult<Vec<(Uuid, String)>> {
+    permissions::table
+        .filter(permissions::id.eq_any(ids.iter().copied().collect::<Vec<_>>()))
+        .order(permissions::codename.asc())
+        .select((permissions::id, permissions::codename))
+        .load(conn)
+        .await
+}
+
+/// Creates or updates a group with its permissions, logging old and new in the same transaction.
+/// `Ok(None)` when the name is taken.
+pub async fn save_group(
+    conn: &mut AsyncPgConnection,
+    actor: &crate::models::User,
+    id: Option<Uuid>,
+    name: &str,
+    perms: &HashSet<Uuid>,
+) -> QueryResult<Option<Uuid>> {
+    let result = conn
+        .transaction(async |conn| {
+            let new_perms = codenames(conn, perms).await?;
+            let mut changes = Changes::default();
+            let (id, action) = match id {
+                None => {
+                    let id = new_id();
+                    diesel::insert_into(groups::table)
+                        .values((groups::id.eq(id), groups::name.eq(name)))
+                        .execute(conn)
+                        .await?;
+                    changes.diff("name", None, Some(name));
+                    (id, Action::Add)
+                }
+                Some(id) => {
+                    let old: Group = groups::table
+                        .find(id)
+                        .for_update()
+                        .select(Group::as_select())
+                        .first(conn)
+                        .await?;
+                    let old_ids: HashSet<Uuid> = group_permissions::table
+                        .filter(group_permissions::group_id.eq(id))
+                        .select(group_permissions::permission_id)
+                        .load::<Uuid>(conn)
+                        .await?
+                        .into_iter()
+                        .collect();
+                    let old_perms = codenames(conn, &old_ids).await?;
+                    diesel::update(groups::table.find(id))
+                        .set(groups::name.eq(name))
+                        .execute(conn)
+                        .await?;
+                    changes.diff("name", old.name.as_str(), name);
+                    let names = |v: &Vec<(Uuid, String)>| -> Vec<String> {
+                        v.iter().map(|(_, c)| c.clone()).collect()
+                    };
+                    changes.diff("permissions", names(&old_perms), names(&new_perms));
+                    diesel::delete(
+                        group_permissions::table.filter(group_permissions::group_id.eq(id)),
+                    )
+                    .execute(conn)
+                    .await?;
+                    (id, Action::Change)
+                }
+            };
+            diesel::insert_into(group_permissions::table)
+                .values(
+                    new_perms
+                        .iter()
+                        .map(|(p, _)| {
+                            (
+                                group_permissions::group_id.eq(id),
+                                group_permissions::permission_id.eq(*p),
+                            )
+                        })
+                        .collect::<Vec<_>>(),
+                )
+                .execute(conn)
+                .await?;
+            if matches!(action, Action::Add) {
+                let list: Vec<String> = new_perms.iter().map(|(_, c)| c.clone()).collect();
+                changes.diff("permissions", Vec::new(), list);
+            }
+            let message = match action {
+                Action::Add => "Added.".to_owned(),
+                _ => changes.message(),
+            };
+            history::write(
+                conn,
+                actor,
+                Target {
+                    object_type: MODEL,
+                    id,
+                    repr: name,
+                },
+                action,
+                &message,
+                changes.into_value(),
+            )
+            .await?;
+            Ok::<_, diesel::result::Error>(id)
+        })
+        .await;
+    match result {
+        Ok(id) => Ok(Some(id)),
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+async fn submit(
+    admin: Admin,
+    id: Option<Uuid>,
+    form: FormData,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    let (name, perms) = posted(&form);
+    let mut conn = db::connection(&state.pool).await?;
+    if let Some(id) = id {
+        load_group(&mut conn, id).await?;
+    }
+    if let Some(error) = check_name(&name) {
+        return form_page(&mut conn, admin, id, name, &perms, error).await;
+    }
+    let actor = admin.staff.user.clone();
+    let Some(saved) = save_group(&mut conn, &actor, id, &name, &perms).await? else {
+        let error = "A group with that name already exists.".to_owned();
+        return form_page(&mut conn, admin, id, name, &perms, error).await;
+    };
+    flash(
+        &admin.session,
+        &format!(
+            "The group “{name}” was {} successfully.",
+            if id.is_some() { "changed" } else { "added" }
+        ),
+    );
+    Ok(redirect(&if form.has("_continue") {
+        format!("/admin/groups/{saved}/change/")
+    } else if form.has("_addanother") {
+        "/admin/groups/add/".to_owned()
+    } else {
+        "/admin/groups/".to_owned()
+    }))
+}
+
+/// `POST /admin/groups/add/`
+pub async fn add_submit(
+    admin: Admin,
+    form: AdminForm,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    admin.require(MODEL, "add")?;
+    submit(admin, None, form.0, state).await
+}
+
+/// `GET /admin/groups/{id}/change/`
+pub async fn change_page(
+    admin: Admin,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    admin.require(MODEL, "view")?;
+    let id = parse_id(&path)?;
+    let mut conn = db::connection(&state.pool).await?;
+    let group = load_group(&mut conn, id).await?;
+    let perms: HashSet<Uuid> = group_permissions::table
+        .filter(group_permissions::group_id.eq(id))
+        .select(group_permissions::permission_id)
+        .load::<Uuid>(&mut conn)
+        .await?
+        .into_iter()
+        .collect();
+    form_page(
+        &mut conn,
+        admin,
+        Some(id),
+        group.name,
+        &perms,
+        String::new(),
+    )
+    .await
+}
+
+/// `POST /admin/groups/{id}/change/`
+pub async fn change_submit(
+    admin: Admin,
+    path: web::Path<String>,
+    form: AdminForm,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    admin.require(MODEL, "change")?;
+    let id = parse_id(&path)?;
+    submit(admin, Some(id), form.0, state).await
+}
+
+/// `GET /admin/groups/{id}/delete/`
+pub async fn delete_page(
+    admin: Admin,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    admin.require(MODEL, "delete")?;
+    let id = parse_id(&path)?;
+    let mut conn = db::connection(&state.pool).await?;
+    let group = load_group(&mut conn, id).await?;
+    let members: i64 = user_groups::table
+        .filter(user_groups::group_id.eq(id))
+        .count()
+        .get_result(&mut conn)
+        .await?;
+    let perms: i64 = group_permissions::table
+        .filter(group_permissions::group_id.eq(id))
+        .count()
+        .get_result(&mut conn)
+        .await?;
+    page(&DeleteConfirmPage {
+        page_title: "Are you sure?".into(),
+        ctx: admin.ctx,
+        kind: "group",
+        items: vec![
+            format!("Group: {}", group.name),
+            format!("{members} membership(s) (the users themselves stay)"),
+            format!("{perms} permission grant(s)"),
+        ],
+        repr: group.name,
+        action_url: format!("/admin/groups/{id}/delete/"),
+        back_url: format!("/admin/groups/{id}/change/"),
+    })
+}
+
+/// `POST /admin/groups/{id}/delete/`
+pub async fn delete_submit(
+    admin: Admin,
+    path: web::Path<String>,
+    _form: AdminForm,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    admin.require(MODEL, "delete")?;
+    let id = parse_id(&path)?;
+    let mut conn = db::connection(&state.pool).await?;
+    let group = load_group(&mut conn, id).await?;
+    let actor = admin.staff.user.clone();
+    conn.transaction(async |conn| {
+        let mut changes = Changes::default();
+        changes.diff("name", Some(group.name.as_str()), None);
+        history::write(
+            conn,
+            &actor,
+            Target {
+                object_type: MODEL,
+                id,
+                repr: &group.name,
+            },
+            Action::Delete,
+            "Deleted.",
+            changes.into_value(),
+        )
+        .await?;
+        diesel::delete(groups::table.find(id)).execute(conn).await?;
+        Ok::<_, diesel::result::Error>(())
+    })
+    .await?;
+    flash(
+        &admin.session,
+        &format!("The group “{}” was deleted successfully.", group.name),
+    );
+    Ok(redirect("/admin/groups/"))
+}
+
+/// `GET /admin/groups/{id}/history/`
+pub async fn history_page(
+    admin: Admin,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    admin.require(MODEL, "view")?;
+    let id = parse_id(&path)?;
+    let mut conn = db::connection(&state.pool).await?;
+    let group = load_group(&mut conn, id).await?;
+    history::history_page(&mut conn, admin.ctx, MODEL, id, group.name).await
+}

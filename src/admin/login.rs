@@ -1,0 +1,315 @@
+//! Login, logout (POST only) and the staff member's own password change.
+
+use std::collections::BTreeMap;
+
+use actix_session::SessionExt;
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use ipnet::IpNet;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use super::history::{self, Action, Changes, Target};
+use super::{Admin, AdminError, PageCtx, page, page_with_status, redirect, safe_next};
+use crate::auth::csrf::{self, AdminForm};
+use crate::auth::password::{self, UserAttributes};
+use crate::auth::staff::{self, LoginOutcome};
+use crate::db;
+use crate::models::User;
+use crate::schema::users;
+use crate::startup::AppState;
+
+/// Field name → messages, shown next to each field.
+pub type FieldErrors = BTreeMap<&'static str, Vec<String>>;
+
+/// The message for every failed login, whatever the reason (no account enumeration).
+pub const LOGIN_FAILED: &str = "Please enter the correct username (or email) and password for a \
+     staff account. Note that the password is case-sensitive.";
+pub const LOGIN_THROTTLED: &str = "Too many failed login attempts. This account or address is \
+     locked for 15 minutes after the last failures; try again later or ask a superuser to clear \
+     the lock-out.";
+
+#[derive(Template)]
+#[template(path = "admin/login.html")]
+struct LoginPage {
+    page_title: String,
+    ctx: PageCtx,
+    login: String,
+    next: String,
+    error: String,
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    #[serde(default)]
+    next: String,
+}
+
+fn login_page_with(
+    req: &HttpRequest,
+    status: StatusCode,
+    login: String,
+    next: String,
+    error: &str,
+) -> Result<HttpResponse, AdminError> {
+    let token = csrf::token(&req.get_session()).map_err(AdminError::internal)?;
+    page_with_status(
+        status,
+        &LoginPage {
+            page_title: "Log in".into(),
+            ctx: PageCtx::anonymous(token),
+            login,
+            next: safe_next(&next).unwrap_or_default().to_owned(),
+            error: error.to_owned(),
+        },
+    )
+}
+
+/// `GET /admin/login/`
+pub async fn login_page(
+    req: HttpRequest,
+    query: Option<web::Query<NextQuery>>,
+) -> Result<HttpResponse, AdminError> {
+    let next = query.map(|q| q.into_inner().next).unwrap_or_default();
+    login_page_with(&req, StatusCode::OK, String::new(), next, "")
+}
+
+fn client_ip(req: &HttpRequest) -> Option<IpNet> {
+    // The TCP peer, not X-Forwarded-For: a client can write any header it likes. Behind a proxy
+    // every request shares the proxy's address, which only makes the per-IP limit stricter.
+    req.peer_addr().map(|a| IpNet::from(a.ip()))
+}
+
+/// `POST /admin/login/`
+pub async fn login_submit(
+    req: HttpRequest,
+    form: AdminForm,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    let form = form.0;
+    let login = form.get("username").trim().to_owned();
+    let next = form.get("next").to_owned();
+    if login.is_empty() || form.get("password").is_empty() {
+        return login_page_with(
+            &req,
+            StatusCode::OK,
+            login,
+            next,
+            "Enter both a username (or email) and a password.",
+        );
+    }
+    let password = SecretString::from(form.get("password").to_owned());
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let mut conn = db::connection(&state.pool).await?;
+    match staff::attempt_login(&mut conn, &login, password, client_ip(&req), &user_agent).await? {
+        LoginOutcome::Success(user) => {
+            staff::start_session(&req.get_session(), &user).map_err(AdminError::internal)?;
+            tracing::info!(user = %user, "staff login");
+            Ok(redirect(safe_next(&next).unwrap_or("/admin/")))
+        }
+        LoginOutcome::Failed => login_page_with(&req, StatusCode::OK, login, next, LOGIN_FAILED),
+        LoginOutcome::Throttled => {
+            tracing::warn!("staff login throttled");
+            let mut response = login_page_with(
+                &req,
+                StatusCode::TOO_MANY_REQUESTS,
+                login,
+                next,
+                LOGIN_THROTTLED,
+            )?;
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(staff::THROTTLE_WINDOW.as_secs()),
+            );
+            Ok(response)
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/logged_out.html")]
+struct LoggedOutPage {
+    page_title: String,
+    ctx: PageCtx,
+}
+
+/// `POST /admin/logout/` (GET is not routed: a link or an image must not log anyone out).
+pub async fn logout(req: HttpRequest, _form: AdminForm) -> Result<HttpResponse, AdminError> {
+    req.get_session().purge();
+    page(&LoggedOutPage {
+        page_title: "Logged out".into(),
+        ctx: PageCtx::anonymous(String::new()),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "admin/password_change.html")]
+struct PasswordChangePage {
+    page_title: String,
+    ctx: PageCtx,
+    errors: FieldErrors,
+    help: Vec<String>,
+}
+
+impl PasswordChangePage {
+    fn errors_for(&self, field: &str) -> Vec<String> {
+        self.errors.get(field).cloned().unwrap_or_default()
+    }
+}
+
+pub fn password_help() -> Vec<String> {
+    vec![
+        format!("At least {} characters.", password::MIN_PASSWORD_LENGTH),
+        "Not entirely numeric.".into(),
+        "Not too similar to the username, names or email address.".into(),
+        "Not a commonly used password.".into(),
+    ]
+}
+
+fn password_change_form(admin: Admin, errors: FieldErrors) -> Result<HttpResponse, AdminError> {
+    page(&PasswordChangePage {
+        page_title: "Password change".into(),
+        ctx: admin.ctx,
+        errors,
+        help: password_help(),
+    })
+}
+
+/// `GET /admin/password_change/`
+pub async fn password_change_page(admin: Admin) -> Result<HttpResponse, AdminError> {
+    password_change_form(admin, FieldErrors::new())
+}
+
+/// Checks a new password typed twice against the validators; errors go on `field2`.
+pub fn check_new_password(
+    new1: &str,
+    new2: &str,
+    user: UserAttributes<'_>,
+    field2: &'static str,
+    errors: &mut FieldErrors,
+) {
+    if new1 != new2 {
+        errors
+            .entry(field2)
+            .or_default()
+            .push("The two password fields didn't match.".into());
+        return;
+    }
+    let problems = password::validate_password(new2, user);
+    if !problems.is_empty() {
+        errors.entry(field2).or_default().extend(problems);
+    }
+}
+
+/// Hashes on the blocking pool (Argon2 is CPU-heavy).
+pub async fn hash_blocking(new: String) -> Result<String, AdminError> {
+    web::block(move || password::hash_password(&SecretString::from(new)))
+        .await
+        .map_err(AdminError::internal)?
+        .map_err(AdminError::internal)
+}
+
+/// Sets `target`'s password, bumps its session epoch and logs who did it, in one transaction.
+/// Returns the new epoch.
+pub async fn set_password_logged(
+    conn: &mut AsyncPgConnection,
+    actor: &User,
+    target: &User,
+    hash: String,
+) -> Result<i32, AdminError> {
+    let epoch = conn
+        .transaction(async |conn| {
+            let epoch: i32 = diesel::update(users::table.find(target.id))
+                .set((
+                    users::password_hash.eq(&hash),
+                    users::session_epoch.eq(users::session_epoch + 1),
+                ))
+                .returning(users::session_epoch)
+                .get_result(conn)
+                .await?;
+            let mut changes = Changes::default();
+            changes.mark("password", "changed");
+            history::write(
+                conn,
+                actor,
+                Target {
+                    object_type: "users",
+                    id: target.id,
+                    repr: &target.username,
+                },
+                Action::Change,
+                "Changed password.",
+                changes.into_value(),
+            )
+            .await?;
+            Ok::<_, diesel::result::Error>(epoch)
+        })
+        .await?;
+    Ok(epoch)
+}
+
+/// `POST /admin/password_change/`
+pub async fn password_change_submit(
+    admin: Admin,
+    form: AdminForm,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    let form = form.0;
+    let user = admin.staff.user.clone();
+    let mut errors = FieldErrors::new();
+    let old = SecretString::from(form.get("old_password").to_owned());
+    let stored = user.password_hash.clone().unwrap_or_default();
+    let old_ok = web::block(move || password::verify_password(&old, &stored))
+        .await
+        .unwrap_or(false);
+    if !old_ok {
+        errors
+            .entry("old_password")
+            .or_default()
+            .push("Your old password was entered incorrectly. Please enter it again.".into());
+    }
+    check_new_password(
+        form.get("new_password1"),
+        form.get("new_password2"),
+        UserAttributes {
+            username: &user.username,
+            email: &user.email,
+            first_name: &user.first_name,
+            last_name: &user.last_name,
+        },
+        "new_password2",
+        &mut errors,
+    );
+    if !errors.is_empty() {
+        return password_change_form(admin, errors);
+    }
+    let hash = hash_blocking(form.get("new_password2").to_owned()).await?;
+    let mut conn = db::connection(&state.pool).await?;
+    let epoch = set_password_logged(&mut conn, &user, &user, hash).await?;
+    // This session stays valid; every other session of this user ends.
+    staff::update_session_epoch(&admin.session, epoch).map_err(AdminError::internal)?;
+    Ok(redirect("/admin/password_change/done/"))
+}
+
+#[derive(Template)]
+#[template(path = "admin/password_change_done.html")]
+struct PasswordChangeDonePage {
+    page_title: String,
+    ctx: PageCtx,
+}
+
+/// `GET /admin/password_change/done/`
+pub async fn password_change_done(admin: Admin) -> Result<HttpResponse, AdminError> {
+    page(&PasswordChangeDonePage {
+        page_title: "Password change successful".into(),
+        ctx: admin.ctx,
+    })
+}

@@ -1,0 +1,205 @@
+//! Pieces shared by the smaller admins (groups, articles): a list page with search, one extra
+//! filter, sortable columns and paging; a delete confirmation page; the permission checkboxes.
+
+use std::collections::{BTreeMap, HashSet};
+
+use askama::Template;
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::PageCtx;
+use super::users::{Choice, ChoiceGroup, PageLink};
+use crate::auth::csrf::FormData;
+use crate::models::Permission;
+use crate::schema::permissions;
+
+pub const PER_PAGE: i64 = 100;
+
+/// `q`, `o`, `p` and one optional filter (`author` for articles), parsed leniently.
+#[derive(Debug, Clone, Default)]
+pub struct SimpleParams {
+    pub q: String,
+    pub order: String,
+    pub page: i64,
+    pub filter: String,
+}
+
+impl SimpleParams {
+    /// `columns` are the sortable names; the first is the default order.
+    pub fn parse(query_string: &str, columns: &[&str], filter_name: &str) -> Self {
+        let f = FormData::parse(query_string.as_bytes());
+        let o = f.get("o");
+        let order = if columns.contains(&o.trim_start_matches('-')) {
+            o.to_owned()
+        } else {
+            columns.first().copied().unwrap_or_default().to_owned()
+        };
+        SimpleParams {
+            q: f.get("q").trim().chars().take(200).collect(),
+            order,
+            page: f
+                .get("p")
+                .parse::<i64>()
+                .ok()
+                .filter(|p| *p >= 1)
+                .unwrap_or(1),
+            filter: if filter_name.is_empty() {
+                String::new()
+            } else {
+                f.get(filter_name).trim().chars().take(150).collect()
+            },
+        }
+    }
+
+    pub fn descending(&self) -> bool {
+        self.order.starts_with('-')
+    }
+
+    pub fn column(&self) -> &str {
+        self.order.trim_start_matches('-')
+    }
+
+    pub fn offset(&self) -> i64 {
+        (self.page - 1).saturating_mul(PER_PAGE)
+    }
+
+    pub fn query_with(&self, filter_name: &str, o: &str, p: i64) -> String {
+        let mut s = url::form_urlencoded::Serializer::new(String::new());
+        if !self.q.is_empty() {
+            s.append_pair("q", &self.q);
+        }
+        if !filter_name.is_empty() && !self.filter.is_empty() {
+            s.append_pair(filter_name, &self.filter);
+        }
+        s.append_pair("o", o);
+        if p > 1 {
+            s.append_pair("p", &p.to_string());
+        }
+        s.finish()
+    }
+}
+
+/// A column header: label, link that sorts by it, and the current arrow.
+pub struct Head {
+    pub label: &'static str,
+    pub url: String,
+    pub arrow: &'static str,
+}
+
+pub fn heads(
+    params: &SimpleParams,
+    filter_name: &str,
+    columns: &[(&str, &'static str)],
+) -> Vec<Head> {
+    columns
+        .iter()
+        .map(|(name, label)| {
+            let (arrow, next) = if params.order == *name {
+                ("▲", format!("-{name}"))
+            } else if params.order == format!("-{name}") {
+                ("▼", (*name).to_owned())
+            } else {
+                ("", (*name).to_owned())
+            };
+            Head {
+                label,
+                url: format!("?{}", params.query_with(filter_name, &next, 1)),
+                arrow,
+            }
+        })
+        .collect()
+}
+
+pub fn pages(params: &SimpleParams, filter_name: &str, count: i64) -> Vec<PageLink> {
+    let last = ((count + PER_PAGE - 1) / PER_PAGE).max(1);
+    if last == 1 {
+        return Vec::new();
+    }
+    let mut numbers: Vec<i64> = vec![1, last];
+    numbers.extend((params.page - 2).max(1)..=(params.page + 2).min(last));
+    numbers.sort_unstable();
+    numbers.dedup();
+    numbers
+        .into_iter()
+        .map(|n| PageLink {
+            label: n.to_string(),
+            url: format!("?{}", params.query_with(filter_name, &params.order, n)),
+            current: n == params.page,
+        })
+        .collect()
+}
+
+/// One row: link target and cells (the first cell is the link).
+pub struct Row {
+    pub url: String,
+    pub cells: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/object_list.html")]
+pub struct ObjectListPage {
+    pub page_title: String,
+    pub ctx: PageCtx,
+    pub list_url: &'static str,
+    pub add_url: &'static str,
+    pub can_add: bool,
+    pub params: SimpleParams,
+    pub search_label: &'static str,
+    /// (`name`, label) of the extra filter input, or empty.
+    pub filter_name: &'static str,
+    pub filter_label: &'static str,
+    pub heads: Vec<Head>,
+    pub rows: Vec<Row>,
+    pub summary: String,
+    pub pages: Vec<PageLink>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/delete_confirm.html")]
+pub struct DeleteConfirmPage {
+    pub page_title: String,
+    pub ctx: PageCtx,
+    pub kind: &'static str,
+    pub repr: String,
+    pub items: Vec<String>,
+    pub action_url: String,
+    pub back_url: String,
+}
+
+/// Every permission as checkboxes grouped by model, with `checked` ticked.
+pub async fn permission_choices(
+    conn: &mut AsyncPgConnection,
+    checked: &HashSet<Uuid>,
+) -> QueryResult<Vec<ChoiceGroup>> {
+    let all: Vec<Permission> = permissions::table
+        .order(permissions::codename.asc())
+        .select(Permission::as_select())
+        .load(conn)
+        .await?;
+    let mut groups: BTreeMap<String, Vec<Choice>> = BTreeMap::new();
+    for p in all {
+        let model = p.codename.split('.').next().unwrap_or("other").to_owned();
+        groups.entry(model).or_default().push(Choice {
+            id: p.id,
+            checked: checked.contains(&p.id),
+            label: p.name,
+        });
+    }
+    Ok(groups
+        .into_iter()
+        .map(|(title, choices)| ChoiceGroup { title, choices })
+        .collect())
+}
+
+/// `word` with LIKE's special characters escaped: matched literally.
+pub fn like_escape(word: &str) -> String {
+    word.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// `%word%` for ILIKE: contains `word`, literally.
+pub fn like_pattern(word: &str) -> String {
+    format!("%{}%", like_escape(word))
+}

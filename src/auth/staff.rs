@@ -1,0 +1,403 @@
+//! Staff sessions for the back office: the login check (Argon2id, enumeration-safe), throttling
+//! in Postgres, permissions, and the guard that admits only active staff whose session is current.
+//!
+//! The session lives in an encrypted cookie (actix-session `CookieSessionStore`), which cannot be
+//! revoked server-side; the user's `session_epoch` closes that gap: the session carries the epoch it
+//! began in, and a password change or deactivation bumps the column, so every older session fails
+//! the check on its next request.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use actix_session::{Session, SessionExt, SessionInsertError};
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, HttpResponse, web};
+use chrono::Utc;
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use ipnet::IpNet;
+use secrecy::SecretString;
+use uuid::Uuid;
+
+use crate::auth::csrf;
+use crate::auth::password::{DUMMY_HASH, verify_password};
+use crate::db::{self, DbError};
+use crate::models::{NewFailedLogin, User, new_id};
+use crate::schema::{
+    failed_logins, group_permissions, permissions, user_groups, user_permissions, users,
+};
+use crate::startup::AppState;
+
+/// Failures for one account within [`THROTTLE_WINDOW`] before it is locked out.
+pub const ACCOUNT_FAILURE_LIMIT: i64 = 5;
+/// Failures from one IP address within [`THROTTLE_WINDOW`] before it is locked out.
+pub const IP_FAILURE_LIMIT: i64 = 20;
+pub const THROTTLE_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+const KEY_USER_ID: &str = "uid";
+const KEY_EPOCH: &str = "epoch";
+const KEY_LOGIN_AT: &str = "login_at";
+const KEY_SEEN_AT: &str = "seen_at";
+/// The last-seen time is rewritten at most this often, so most responses leave the cookie alone.
+const SEEN_RESOLUTION_SECS: i64 = 30;
+
+/// What a staff member may do: superusers everything, others their own and their groups' grants.
+#[derive(Debug, Clone, Default)]
+pub struct Perms {
+    pub superuser: bool,
+    pub codenames: HashSet<String>,
+}
+
+impl Perms {
+    /// `codename` like `users.change`.
+    pub fn has(&self, codename: &str) -> bool {
+        self.superuser || self.codenames.contains(codename)
+    }
+
+    /// Django's rule: the change permission implies view.
+    pub fn can_view(&self, model: &str) -> bool {
+        self.has(&format!("{model}.view")) || self.has(&format!("{model}.change"))
+    }
+
+    pub fn can(&self, model: &str, action: &str) -> bool {
+        if action == "view" {
+            return self.can_view(model);
+        }
+        self.has(&format!("{model}.{action}"))
+    }
+}
+
+/// The signed-in staff member, put in the request extensions by [`require_staff`].
+#[derive(Clone)]
+pub struct Staff {
+    pub user: User,
+    pub perms: Perms,
+}
+
+/// Every permission codename granted to `user`, directly or through a group.
+pub async fn load_perms(conn: &mut AsyncPgConnection, user: &User) -> QueryResult<Perms> {
+    if user.is_superuser {
+        return Ok(Perms {
+            superuser: true,
+            codenames: HashSet::new(),
+        });
+    }
+    let mut codenames: HashSet<String> = user_permissions::table
+        .inner_join(permissions::table)
+        .filter(user_permissions::user_id.eq(user.id))
+        .select(permissions::codename)
+        .load::<String>(conn)
+        .await?
+        .into_iter()
+        .collect();
+    let via_groups: Vec<String> = user_groups::table
+        .inner_join(
+            group_permissions::table.on(group_permissions::group_id.eq(user_groups::group_id)),
+        )
+        .inner_join(permissions::table.on(permissions::id.eq(group_permissions::permission_id)))
+        .filter(user_groups::user_id.eq(user.id))
+        .select(permissions::codename)
+        .load(conn)
+        .await?;
+    codenames.extend(via_groups);
+    Ok(Perms {
+        superuser: false,
+        codenames,
+    })
+}
+
+/// Only these may hold a back-office session (Django's `is_active and is_staff`, plus a usable
+/// password).
+pub fn may_use_back_office(user: &User) -> bool {
+    user.is_active && user.is_staff && user.has_usable_password()
+}
+
+#[derive(Debug)]
+pub enum LoginOutcome {
+    Success(Box<User>),
+    /// Unknown login, wrong password, not staff, inactive, unusable password: one answer for all.
+    Failed,
+    Throttled,
+}
+
+/// The account a login names: its username (any case), or else the email of exactly one active
+/// staff account with a password (emails are not unique, so an ambiguous one names nobody).
+async fn login_candidate(conn: &mut AsyncPgConnection, login: &str) -> QueryResult<Option<User>> {
+    if let Some(user) = User::find_by_username(conn, login).await? {
+        return Ok(Some(user));
+    }
+    if !login.contains('@') {
+        return Ok(None);
+    }
+    let mut matches: Vec<User> = users::table
+        .filter(users::email.eq(login.to_lowercase()))
+        .filter(users::is_staff.eq(true))
+        .filter(users::is_active.eq(true))
+        .filter(users::password_hash.is_not_null())
+        .select(User::as_select())
+        .limit(2)
+        .load(conn)
+        .await?;
+    Ok(if matches.len() == 1 {
+        matches.pop()
+    } else {
+        None
+    })
+}
+
+/// The name failures are counted under: the account's username when the login names one (so
+/// "alice" and "alice@example.com" share a counter), else the login as typed.
+fn throttle_key(login: &str, user: Option<&User>) -> String {
+    let key = match user {
+        Some(u) => u.username.to_lowercase(),
+        None => login.to_lowercase(),
+    };
+    key.chars().take(254).collect()
+}
+
+pub async fn is_throttled(
+    conn: &mut AsyncPgConnection,
+    key: &str,
+    ip: Option<IpNet>,
+) -> QueryResult<bool> {
+    let since = Utc::now() - THROTTLE_WINDOW;
+    let by_account: i64 = failed_logins::table
+        .filter(failed_logins::username.eq(key))
+        .filter(failed_logins::created_at.gt(since))
+        .count()
+        .get_result(conn)
+        .await?;
+    if by_account >= ACCOUNT_FAILURE_LIMIT {
+        return Ok(true);
+    }
+    let Some(ip) = ip else { return Ok(false) };
+    let by_ip: i64 = failed_logins::table
+        .filter(failed_logins::ip.eq(ip))
+        .filter(failed_logins::created_at.gt(since))
+        .count()
+        .get_result(conn)
+        .await?;
+    Ok(by_ip >= IP_FAILURE_LIMIT)
+}
+
+/// Whether `user` is locked out right now (shown on the user's admin page).
+pub async fn is_locked_out(conn: &mut AsyncPgConnection, user: &User) -> QueryResult<bool> {
+    is_throttled(conn, &throttle_key("", Some(user)), None).await
+}
+
+/// Clears the account's recorded failures (a superuser's "clear lock-out"). IP counts stay.
+pub async fn clear_lockout(conn: &mut AsyncPgConnection, user: &User) -> QueryResult<usize> {
+    diesel::delete(
+        failed_logins::table.filter(failed_logins::username.eq(throttle_key("", Some(user)))),
+    )
+    .execute(conn)
+    .await
+}
+
+/// Checks a login attempt. The password is verified (against a dummy hash when no account
+/// matches) before anything about the account is looked at, so every failure costs the same.
+pub async fn attempt_login(
+    conn: &mut AsyncPgConnection,
+    login: &str,
+    password: SecretString,
+    ip: Option<IpNet>,
+    user_agent: &str,
+) -> Result<LoginOutcome, DbError> {
+    let login = login.trim();
+    let user = login_candidate(conn, login).await?;
+    let key = throttle_key(login, user.as_ref());
+    if is_throttled(conn, &key, ip).await? {
+        return Ok(LoginOutcome::Throttled);
+    }
+    let hash = user
+        .as_ref()
+        .and_then(|u| u.password_hash.clone())
+        .unwrap_or_else(|| DUMMY_HASH.clone());
+    // Argon2 is CPU-heavy: keep it off the async worker.
+    let verified = web::block(move || verify_password(&password, &hash))
+        .await
+        .unwrap_or(false);
+    match user {
+        Some(user) if verified && may_use_back_office(&user) => {
+            let user = diesel::update(users::table.find(user.id))
+                .set(users::last_login.eq(Utc::now()))
+                .returning(User::as_returning())
+                .get_result(conn)
+                .await?;
+            Ok(LoginOutcome::Success(Box::new(user)))
+        }
+        _ => {
+            let agent: String = user_agent.chars().take(255).collect();
+            diesel::insert_into(failed_logins::table)
+                .values(NewFailedLogin {
+                    id: new_id(),
+                    username: &key,
+                    ip,
+                    user_agent: &agent,
+                })
+                .execute(conn)
+                .await?;
+            Ok(LoginOutcome::Failed)
+        }
+    }
+}
+
+/// Starts a fresh session for `user`: new cookie, new CSRF token, login and last-seen times.
+pub fn start_session(session: &Session, user: &User) -> Result<(), SessionInsertError> {
+    session.renew();
+    session.clear();
+    let now = Utc::now().timestamp();
+    session.insert(KEY_USER_ID, user.id)?;
+    session.insert(KEY_EPOCH, user.session_epoch)?;
+    session.insert(KEY_LOGIN_AT, now)?;
+    session.insert(KEY_SEEN_AT, now)?;
+    csrf::rotate_token(session)?;
+    Ok(())
+}
+
+/// Keeps the current session valid after the user's own password change (Django's
+/// `update_session_auth_hash`): other sessions of the user still end.
+pub fn update_session_epoch(session: &Session, epoch: i32) -> Result<(), SessionInsertError> {
+    session.insert(KEY_EPOCH, epoch)
+}
+
+/// Whether a session begun at `login_at` and last used at `seen_at` has run out at `now`.
+pub fn session_expired(
+    login_at: i64,
+    seen_at: i64,
+    now: i64,
+    idle_timeout: Duration,
+    max_age: Duration,
+) -> bool {
+    let idle = i64::try_from(idle_timeout.as_secs()).unwrap_or(i64::MAX);
+    let max = i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX);
+    now.saturating_sub(login_at) > max || now.saturating_sub(seen_at) > idle || seen_at > now + 60
+}
+
+/// Why a request gets no staff identity.
+enum Refused {
+    /// No session, or one that ended: go to the login page.
+    Anonymous,
+    Error(crate::admin::AdminError),
+}
+
+async fn current_staff(state: &AppState, session: &Session) -> Result<Staff, Refused> {
+    let get_i64 = |key| session.get::<i64>(key).ok().flatten();
+    let (Some(user_id), Some(epoch), Some(login_at), Some(seen_at)) = (
+        session.get::<Uuid>(KEY_USER_ID).ok().flatten(),
+        session.get::<i32>(KEY_EPOCH).ok().flatten(),
+        get_i64(KEY_LOGIN_AT),
+        get_i64(KEY_SEEN_AT),
+    ) else {
+        return Err(Refused::Anonymous);
+    };
+    let now = Utc::now().timestamp();
+    let settings = &state.settings;
+    if session_expired(
+        login_at,
+        seen_at,
+        now,
+        settings.session_idle_timeout,
+        settings.session_max_age,
+    ) {
+        return Err(Refused::Anonymous);
+    }
+    let mut conn = db::connection(&state.pool)
+        .await
+        .map_err(|e| Refused::Error(e.into()))?;
+    let user = User::find(&mut conn, user_id)
+        .await
+        .map_err(|e| Refused::Error(e.into()))?;
+    let Some(user) = user.filter(|u| may_use_back_office(u) && u.session_epoch == epoch) else {
+        return Err(Refused::Anonymous);
+    };
+    let perms = load_perms(&mut conn, &user)
+        .await
+        .map_err(|e| Refused::Error(e.into()))?;
+    if now - seen_at >= SEEN_RESOLUTION_SECS {
+        session
+            .insert(KEY_SEEN_AT, now)
+            .map_err(|e| Refused::Error(crate::admin::AdminError::internal(e)))?;
+    }
+    Ok(Staff { user, perms })
+}
+
+/// Guard for every admin page but login: anonymous (or ended) sessions are sent to the login page
+/// with `next`, so a forgotten check cannot open a page and unknown URLs reveal nothing.
+pub async fn require_staff<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        let response = crate::admin::AdminError::internal("AppState missing").render_page();
+        return Ok(req.into_response(response).map_into_right_body());
+    };
+    let session = req.get_session();
+    match current_staff(&state, &session).await {
+        Ok(staff) => {
+            req.extensions_mut().insert(staff);
+            next.call(req)
+                .await
+                .map(ServiceResponse::map_into_left_body)
+        }
+        Err(Refused::Anonymous) => {
+            // Drop whatever is left of an ended session, keeping nothing of it.
+            if session.get::<Uuid>(KEY_USER_ID).ok().flatten().is_some() {
+                session.purge();
+            }
+            let target = match req.query_string() {
+                "" => req.path().to_owned(),
+                q => format!("{}?{q}", req.path()),
+            };
+            let location = format!(
+                "/admin/login/?next={}",
+                url::form_urlencoded::byte_serialize(target.as_bytes()).collect::<String>()
+            );
+            let response = HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, location))
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .finish();
+            Ok(req.into_response(response).map_into_right_body())
+        }
+        Err(Refused::Error(e)) => Ok(req.into_response(e.render_page()).map_into_right_body()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_end_after_idle_time_or_max_age() {
+        let idle = Duration::from_secs(600);
+        let max = Duration::from_secs(3600);
+        assert!(!session_expired(1000, 1000, 1500, idle, max));
+        assert!(session_expired(1000, 1000, 1601, idle, max), "idle");
+        assert!(!session_expired(1000, 4000, 4500, idle, max));
+        assert!(session_expired(1000, 4500, 4601, idle, max), "absolute");
+        assert!(
+            session_expired(1000, 9000, 1100, idle, max),
+            "seen in the future"
+        );
+    }
+
+    #[test]
+    fn change_implies_view() {
+        let perms = Perms {
+            superuser: false,
+            codenames: ["users.change".to_owned()].into(),
+        };
+        assert!(perms.can_view("users"));
+        assert!(perms.can("users", "change"));
+        assert!(!perms.can("users", "delete"));
+        assert!(!perms.can_view("articles"));
+        let root = Perms {
+            superuser: true,
+            codenames: HashSet::new(),
+        };
+        assert!(root.can("groups", "delete"));
+    }
+}

@@ -1,0 +1,482 @@
+//! Staff login, sessions, throttling, CSRF, logout and password change.
+
+use crate::admin_helpers::*;
+use crate::helpers::spawn_app;
+
+#[actix_web::test]
+async fn anonymous_requests_are_sent_to_login_with_next() {
+    let app = spawn_admin_app().await;
+
+    for path in ["/admin/", "/admin/users/?q=a", "/admin/no-such-page/"] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 303, "{path}");
+        let target = location(&response);
+        assert!(
+            target.starts_with("/admin/login/?next=%2Fadmin%2F"),
+            "{target}"
+        );
+    }
+    assert_eq!(location(&app.get("/admin").await), "/admin/");
+}
+
+#[actix_web::test]
+async fn login_page_is_a_form_with_csrf_and_no_inline_script() {
+    let app = spawn_admin_app().await;
+
+    let response = app.get("/admin/login/?next=/admin/users/").await;
+
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/admin"] {
+        assert!(cookie.contains(attribute), "{attribute} in {cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "COOKIE_SECURE=false");
+    let html = response.text().await.unwrap();
+    assert_eq!(csrf_from(&html).len(), 64);
+    assert!(html.contains(r#"name="next" value="/admin/users/""#));
+    assert!(!html.contains("<script>"));
+}
+
+#[actix_web::test]
+async fn session_cookie_is_secure_when_configured() {
+    let app = spawn_app().await; // production defaults: COOKIE_SECURE on
+
+    let response = app.get("/admin/login/").await;
+
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(cookie.contains("Secure"), "{cookie}");
+}
+
+#[actix_web::test]
+async fn staff_log_in_with_username_or_email_in_any_case() {
+    let app = spawn_admin_app().await;
+    create_user(
+        &app,
+        NewAccount {
+            email: "alice@example.com",
+            ..NewAccount::staff("Alice")
+        },
+    )
+    .await;
+
+    let response = login(&app, "aLiCe", PASSWORD).await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(location(&response), "/admin/");
+    let index = app.get("/admin/").await;
+    assert_eq!(index.status(), 200);
+    let html = index.text().await.unwrap();
+    assert!(html.contains("Site administration"));
+    assert!(html.contains("Signed in as <strong>Alice</strong>"));
+
+    assert_eq!(post_admin(&app, "/admin/logout/", &[]).await.status(), 200);
+    let response = login(&app, "ALICE@example.COM", PASSWORD).await;
+    assert_eq!(response.status(), 303);
+
+    let row = app
+        .db
+        .client()
+        .await
+        .query_one("SELECT last_login IS NOT NULL FROM users", &[])
+        .await
+        .unwrap();
+    assert!(row.get::<_, bool>(0), "last_login is set");
+}
+
+#[actix_web::test]
+async fn login_follows_a_safe_next_only() {
+    let app = spawn_admin_app().await;
+    create_user(&app, NewAccount::staff("alice")).await;
+
+    let response = post_from(
+        &app,
+        "/admin/login/",
+        "/admin/login/",
+        &[
+            ("username", "alice"),
+            ("password", PASSWORD),
+            ("next", "https://evil.example/"),
+        ],
+    )
+    .await;
+    assert_eq!(location(&response), "/admin/");
+
+    let response = post_from(
+        &app,
+        "/admin/",
+        "/admin/login/",
+        &[
+            ("username", "alice"),
+            ("password", PASSWORD),
+            ("next", "/admin/password_change/"),
+        ],
+    )
+    .await;
+    assert_eq!(location(&response), "/admin/password_change/");
+}
+
+/// Every reason a login fails gets the same page, so nobody learns which accounts exist.
+#[actix_web::test]
+async fn failed_logins_look_the_same_whatever_the_reason() {
+    let app = spawn_admin_app().await;
+    create_user(&app, NewAccount::staff("staffer")).await;
+    create_user(
+        &app,
+        NewAccount {
+            staff: false,
+            ..NewAccount::staff("customer")
+        },
+    )
+    .await;
+    create_user(
+        &app,
+        NewAccount {
+            active: false,
+            ..NewAccount::staff("former")
+        },
+    )
+    .await;
+    create_user(
+        &app,
+        NewAccount {
+            password: None,
+            ..NewAccount::staff("nopassword")
+        },
+    )
+    .await;
+
+    let mut pages = Vec::new();
+    for (user, password) in [
+        ("nobody", PASSWORD),
+        ("staffer", "wrong-password-123"),
+        ("customer", PASSWORD),
+        ("former", PASSWORD),
+        ("nopassword", PASSWORD),
+    ] {
+        let response = login(&app, user, password).await;
+        assert_eq!(response.status(), 200, "{user}");
+        let html = response.text().await.unwrap();
+        assert!(html.contains("Please enter the correct username"), "{user}");
+        pages.push(html.replace(&format!(r#"value="{user}""#), r#"value="X""#));
+    }
+    for page in &pages[1..] {
+        assert_eq!(page, &pages[0]);
+    }
+    assert_eq!(app.get("/admin/").await.status(), 303, "nobody got in");
+}
+
+#[actix_web::test]
+async fn five_failures_lock_the_account_with_429() {
+    let app = spawn_admin_app().await;
+    create_user(&app, NewAccount::staff("alice")).await;
+    create_user(&app, NewAccount::staff("bob")).await;
+
+    for _ in 0..5 {
+        assert_eq!(login(&app, "alice", "wrong-password-1").await.status(), 200);
+    }
+    // Locked now, even with the right password, and by email or another case too.
+    let response = login(&app, "ALICE", PASSWORD).await;
+    assert_eq!(response.status(), 429);
+    assert!(response.headers().contains_key("retry-after"));
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("Too many failed login attempts")
+    );
+    // Another account from the same address is not locked (5 < 20 per IP).
+    assert_eq!(login(&app, "bob", PASSWORD).await.status(), 303);
+
+    // Once the failures are older than the window, alice may log in again.
+    app.db
+        .client()
+        .await
+        .execute(
+            "UPDATE failed_logins SET created_at = now() - interval '16 minutes'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(login(&app, "alice", PASSWORD).await.status(), 303);
+}
+
+#[actix_web::test]
+async fn twenty_failures_from_one_address_lock_it() {
+    let app = spawn_admin_app().await;
+    create_user(&app, NewAccount::staff("alice")).await;
+
+    for i in 0..20 {
+        let name = format!("guess{i}");
+        assert_eq!(login(&app, &name, "wrong-password-1").await.status(), 200);
+    }
+
+    assert_eq!(login(&app, "alice", PASSWORD).await.status(), 429);
+}
+
+#[actix_web::test]
+async fn posts_without_a_valid_csrf_token_or_origin_are_refused() {
+    let app = spawn_admin_app().await;
+    create_user(&app, NewAccount::staff("alice")).await;
+    let html = app.get("/admin/login/").await.text().await.unwrap();
+    let token = csrf_from(&html);
+    let creds = [("username", "alice"), ("password", PASSWORD)];
+
+    // Missing token.
+    let response = post_raw(&app, "/admin/login/", &creds).await;
+    assert_eq!(response.status(), 403);
+    assert!(response.text().await.unwrap().contains("CSRF"));
+    // Wrong token.
+    let wrong = "0".repeat(64);
+    let mut fields = vec![("csrfmiddlewaretoken", wrong.as_str())];
+    fields.extend_from_slice(&creds);
+    assert_eq!(post_raw(&app, "/admin/login/", &fields).await.status(), 403);
+    // Right token, but from another site, or from nowhere.
+    let mut fields = vec![("csrfmiddlewaretoken", token.as_str())];
+    fields.extend_from_slice(&creds);
+    let body = encode(&fields);
+    let url = format!("{}/admin/login/", app.address);
+    for origin in [Some("https://evil.example"), Some("null"), None] {
+        let mut request = app
+            .client
+            .post(&url)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body.clone());
+        if let Some(origin) = origin {
+            request = request.header("Origin", origin);
+        }
+        assert_eq!(request.send().await.unwrap().status(), 403, "{origin:?}");
+    }
+    // A same-site Referer is accepted when Origin is absent.
+    let response = app
+        .client
+        .post(&url)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("Referer", format!("{}/admin/login/", app.address))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+
+    // Once logged in, the token changed: the one from before login is refused.
+    let response = post_raw(
+        &app,
+        "/admin/logout/",
+        &[("csrfmiddlewaretoken", token.as_str())],
+    )
+    .await;
+    assert_eq!(response.status(), 403);
+    assert_eq!(app.get("/admin/").await.status(), 200, "still logged in");
+}
+
+#[actix_web::test]
+async fn logout_is_post_only_and_ends_the_session() {
+    let (app, _) = app_as_superuser().await;
+
+    assert_eq!(app.get("/admin/logout/").await.status(), 405);
+    assert_eq!(app.get("/admin/").await.status(), 200);
+
+    let response = post_admin(&app, "/admin/logout/", &[]).await;
+    assert_eq!(response.status(), 200);
+    assert!(response.text().await.unwrap().contains("Logged out"));
+    assert_eq!(app.get("/admin/").await.status(), 303);
+}
+
+#[actix_web::test]
+async fn deactivation_or_losing_staff_status_ends_the_session() {
+    let (app, root) = app_as_superuser().await;
+    let db = app.db.client().await;
+
+    for (change, undo) in [
+        (
+            "UPDATE users SET is_active = false WHERE id = $1",
+            "UPDATE users SET is_active = true WHERE id = $1",
+        ),
+        (
+            "UPDATE users SET is_staff = false WHERE id = $1",
+            "UPDATE users SET is_staff = true WHERE id = $1",
+        ),
+        (
+            "UPDATE users SET session_epoch = session_epoch + 1 WHERE id = $1",
+            "SELECT $1::uuid",
+        ),
+    ] {
+        assert_eq!(app.get("/admin/").await.status(), 200, "{change}");
+        db.execute(change, &[&root]).await.unwrap();
+        assert_eq!(app.get("/admin/").await.status(), 303, "{change}");
+        db.execute(undo, &[&root]).await.unwrap();
+        login_ok(&app, "root").await;
+    }
+}
+
+#[actix_web::test]
+async fn password_change_validates_and_keeps_only_this_session() {
+    let app = spawn_admin_app().await;
+    create_user(
+        &app,
+        NewAccount {
+            email: "root@example.com",
+            ..NewAccount::superuser("root")
+        },
+    )
+    .await;
+    let response = login(&app, "root", PASSWORD).await;
+    let old_session = session_cookie(&response);
+    assert_eq!(
+        get_with_cookie(&app, "/admin/", &old_session)
+            .await
+            .status(),
+        200
+    );
+    let page = "/admin/password_change/";
+
+    let response = post_admin(
+        &app,
+        page,
+        &[
+            ("old_password", "not-my-password"),
+            ("new_password1", "violet-harbour-77"),
+            ("new_password2", "violet-harbour-77"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("Your old password was entered incorrectly")
+    );
+    let response = post_admin(
+        &app,
+        page,
+        &[
+            ("old_password", PASSWORD),
+            ("new_password1", "violet-harbour-77"),
+            ("new_password2", "violet-harbour-78"),
+        ],
+    )
+    .await;
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("The two password fields didn&#39;t match.")
+    );
+    let response = post_admin(
+        &app,
+        page,
+        &[
+            ("old_password", PASSWORD),
+            ("new_password1", "12345"),
+            ("new_password2", "12345"),
+        ],
+    )
+    .await;
+    let html = response.text().await.unwrap();
+    assert!(html.contains("This password is too short"), "{html}");
+    assert!(html.contains("This password is entirely numeric"));
+
+    let response = post_admin(
+        &app,
+        page,
+        &[
+            ("old_password", PASSWORD),
+            ("new_password1", "violet-harbour-77"),
+            ("new_password2", "violet-harbour-77"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(location(&response), "/admin/password_change/done/");
+
+    // This browser stays in; a session from before the change is over.
+    assert_eq!(app.get("/admin/password_change/done/").await.status(), 200);
+    assert_eq!(app.get("/admin/").await.status(), 200);
+    assert_eq!(
+        get_with_cookie(&app, "/admin/", &old_session)
+            .await
+            .status(),
+        303
+    );
+    // The new password works, the old one does not.
+    assert_eq!(post_admin(&app, "/admin/logout/", &[]).await.status(), 200);
+    assert_eq!(login(&app, "root", PASSWORD).await.status(), 200);
+    assert_eq!(login(&app, "root", "violet-harbour-77").await.status(), 303);
+    // The history says the password changed, and holds no hash.
+    let row = app
+        .db
+        .client()
+        .await
+        .query_one(
+            "SELECT change_message, changes::text FROM admin_log WHERE action = 'change'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "Changed password.");
+    let changes: String = row.get(1);
+    assert!(changes.contains("password"));
+    assert!(!changes.contains("argon2"), "{changes}");
+}
+
+#[actix_web::test]
+async fn unknown_admin_pages_are_404_pages_for_staff() {
+    let (app, _) = app_as_superuser().await;
+
+    let response = app.get("/admin/no-such-page/").await;
+
+    assert_eq!(response.status(), 404);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Page not found"));
+    assert!(html.contains("/static/vendor/bootstrap-5.3.9/bootstrap.min.css"));
+}
+
+#[actix_web::test]
+async fn index_lists_only_the_models_one_may_see_with_counts_and_my_actions() {
+    let app = spawn_admin_app().await;
+    let viewer = create_user(&app, NewAccount::staff("viewer")).await;
+    login_ok(&app, "viewer").await;
+
+    let html = app.get("/admin/").await.text().await.unwrap();
+    assert!(html.contains("You don't have permission to view or edit anything."));
+    assert!(!html.contains(r#"href="/admin/users/""#));
+
+    grant(&app, viewer, "users.view").await;
+    let html = app.get("/admin/").await.text().await.unwrap();
+    assert!(html.contains(r#"<a href="/admin/users/">Users</a>"#));
+    assert!(!html.contains("/admin/groups/"));
+    assert!(
+        !html.contains("/admin/users/add/"),
+        "no add link without users.add"
+    );
+    assert!(html.contains(r#"<td class="text-end">1</td>"#), "{html}");
+    assert!(html.contains("None available"));
+}
+
+#[actix_web::test]
+async fn a_database_outage_is_a_503_page_not_a_crash() {
+    let (app, _) = app_as_superuser().await;
+
+    app.db.drop_now().await;
+    let response = app.get("/admin/").await;
+
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("Database unavailable")
+    );
+}

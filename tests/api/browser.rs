@@ -1,0 +1,274 @@
+//! Browser tests: the back office in headless Chromium over WebDriver (Debian's `chromium` and
+//! `chromium-driver`, which `.ci/run` installs). Without chromedriver the test says so and passes,
+//! unless `GATEHOUSE_REQUIRE_BROWSER=1` (set by `.ci/run`) makes that a failure.
+//! Screenshots land in `target/screenshots/`.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::admin_helpers::*;
+
+/// chromedriver on a free port, and a fresh Chromium profile; both cleaned up on drop.
+struct Driver {
+    child: Child,
+    port: u16,
+    profile: PathBuf,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+fn chromedriver_installed() -> bool {
+    Command::new("chromedriver")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+async fn start_browser() -> Option<(Client, Driver)> {
+    if !chromedriver_installed() {
+        assert!(
+            std::env::var("GATEHOUSE_REQUIRE_BROWSER").as_deref() != Ok("1"),
+            "chromedriver is required (GATEHOUSE_REQUIRE_BROWSER=1) but not installed"
+        );
+        eprintln!("SKIPPED: chromedriver not installed (apt-get install chromium chromium-driver)");
+        return None;
+    }
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let profile = std::env::temp_dir().join(format!("gatehouse-chrome-{}", uuid::Uuid::new_v4()));
+    let driver = Driver {
+        child,
+        port,
+        profile,
+    };
+    let url = format!("http://127.0.0.1:{}", driver.port);
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "args": [
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--window-size=1280,1000",
+                format!("--user-data-dir={}", driver.profile.display()),
+            ]
+        }),
+    );
+    // chromedriver needs a moment to listen.
+    for _ in 0..50 {
+        if let Ok(client) = ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
+            return Some((client, driver));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("could not start a WebDriver session on {url}");
+}
+
+fn screenshot_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn save_screenshot(browser: &Client, name: &str) {
+    let png = browser.screenshot().await.unwrap();
+    std::fs::write(screenshot_dir().join(name), png).unwrap();
+}
+
+async fn fill(browser: &Client, css: &str, value: &str) {
+    let field = browser.find(Locator::Css(css)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(value).await.unwrap();
+}
+
+/// Clicks what `locator` finds and waits for the next page: the old document must go stale and
+/// the new one finish loading (a click does not wait for the navigation it starts).
+async fn click_to(browser: &Client, locator: Locator<'_>) {
+    let old = browser.find(Locator::Css("html")).await.unwrap();
+    let target = browser.find(locator).await.unwrap();
+    let as_arg = serde_json::to_value(&target).unwrap();
+    if target.click().await.is_err() {
+        // Headless Chromium sometimes reports an element low on a long page as covered; a
+        // script click submits the same form with the same button.
+        browser
+            .execute("arguments[0].click()", vec![as_arg])
+            .await
+            .unwrap();
+    }
+    for _ in 0..200 {
+        if old.tag_name().await.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    for _ in 0..200 {
+        let state = browser
+            .execute("return document.readyState", vec![])
+            .await
+            .unwrap();
+        if state == "complete" {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the page after clicking did not load");
+}
+
+async fn click(browser: &Client, css: &str) {
+    click_to(browser, Locator::Css(css)).await;
+}
+
+async fn page_text(browser: &Client) -> String {
+    browser.source().await.unwrap()
+}
+
+/// The whole staff journey: log in, add a user, find it, change it, read its history, delete it,
+/// log out.
+#[actix_web::test]
+async fn staff_journey_in_a_real_browser() {
+    let Some((browser, _driver)) = start_browser().await else {
+        return;
+    };
+    let app = spawn_admin_app().await;
+    create_user(&app, NewAccount::superuser("root")).await;
+    let base = &app.address;
+
+    // Anonymous: the admin sends us to the login form.
+    browser.goto(&format!("{base}/admin/")).await.unwrap();
+    assert!(
+        browser
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .starts_with("/admin/login/")
+    );
+    fill(&browser, "#id_username", "ROOT").await;
+    fill(&browser, "#id_password", PASSWORD).await;
+    click(&browser, "form button[type=submit]").await;
+    assert_eq!(
+        browser.current_url().await.unwrap().path(),
+        "/admin/",
+        "{}",
+        page_text(&browser).await
+    );
+    assert!(page_text(&browser).await.contains("Site administration"));
+
+    // Add a user through the add form.
+    browser
+        .goto(&format!("{base}/admin/users/add/"))
+        .await
+        .unwrap();
+    fill(&browser, "#id_username", "browser.user").await;
+    fill(&browser, "#id_email", "Browser.User@Example.com").await;
+    fill(&browser, "#id_password1", "violet-harbour-77").await;
+    fill(&browser, "#id_password2", "violet-harbour-77").await;
+    click(&browser, "button[name=_save]").await;
+    assert!(page_text(&browser).await.contains("was added successfully"));
+
+    // Find it with the search box.
+    browser.goto(&format!("{base}/admin/users/")).await.unwrap();
+    fill(&browser, "#id_q", "browser").await;
+    click(&browser, "form.gh-filters button[type=submit]").await;
+    let html = page_text(&browser).await;
+    assert!(html.contains("1 result (2 total)"), "{html}");
+    save_screenshot(&browser, "users_list.png").await;
+    browser.set_window_size(390, 844).await.unwrap();
+    save_screenshot(&browser, "users_list_phone.png").await;
+    let overflow = browser
+        .execute(
+            "return Array.from(document.querySelectorAll('body *')).filter(e => !e.closest('.table-responsive') && e.getBoundingClientRect().right > document.documentElement.clientWidth + 1).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)).slice(0, 15).join(' | ')",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        overflow, "",
+        "nothing but the table (which scrolls) is wider than a phone"
+    );
+    let page_width = browser
+        .execute(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(page_width, 0, "the page itself does not scroll sideways");
+    browser.set_window_size(1280, 1000).await.unwrap();
+
+    // Change it.
+    click_to(&browser, Locator::LinkText("browser.user")).await;
+    fill(&browser, "#id_first_name", "Brow").await;
+    fill(&browser, "#id_last_name", "Ser").await;
+    click(&browser, "button[name=_continue]").await;
+    let html = page_text(&browser).await;
+    assert!(html.contains("was changed successfully"), "{html}");
+    assert!(html.contains("browser.user@example.com"));
+    save_screenshot(&browser, "user_change_form.png").await;
+
+    // Its history shows the change, field by field.
+    click_to(&browser, Locator::LinkText("History")).await;
+    let html = page_text(&browser).await;
+    assert!(
+        html.contains("first_name") && html.contains("Brow"),
+        "{html}"
+    );
+    save_screenshot(&browser, "user_history.png").await;
+
+    // Delete it, confirming.
+    browser.back().await.unwrap();
+    click_to(&browser, Locator::LinkText("Delete")).await;
+    assert!(page_text(&browser).await.contains("Are you sure?"));
+    click(&browser, "button.btn-danger").await;
+    let html = page_text(&browser).await;
+    assert!(html.contains("was deleted successfully"), "{html}");
+    assert!(!html.contains(">browser.user</a>"));
+
+    // Log out (a POST form in the navbar).
+    click(&browser, "form[action='/admin/logout/'] button").await;
+    assert!(page_text(&browser).await.contains("Logged out"));
+    browser.goto(&format!("{base}/admin/")).await.unwrap();
+    assert!(
+        browser
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .starts_with("/admin/login/")
+    );
+
+    browser.close().await.unwrap();
+}
