@@ -133,6 +133,8 @@ struct ListPage {
     export_url: String,
     actions: Vec<(&'static str, &'static str)>,
     invalid: String,
+    /// Appended to each row's change link: the list's filters, to come back to after saving.
+    row_suffix: String,
 }
 
 fn page_links(params: &ListParams, count: i64) -> Vec<PageLink> {
@@ -209,8 +211,18 @@ pub async fn list(
         .filter(|(_, _, perm)| admin.ctx.can(MODEL, perm))
         .map(|(value, label, _)| (*value, *label))
         .collect();
+    let current = params.query_with(&[]);
+    let row_suffix = if current.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "?_changelist_filters={}",
+            url::form_urlencoded::byte_serialize(current.as_bytes()).collect::<String>()
+        )
+    };
     page(&ListPage {
         page_title: "Select user to change".into(),
+        row_suffix,
         pages: page_links(&params, count),
         export_url: format!("/admin/users/export.csv?{}", params.query_with(&[])),
         invalid: params.invalid.join(", "),
@@ -686,6 +698,8 @@ struct ChangePage {
     /// Form-wide error (a stale save).
     conflict: String,
     updated_at_token: String,
+    /// Query string of the list this form was opened from, kept through saves.
+    changelist_filters: String,
     readonly: bool,
     /// Only superusers grant superuser status, groups and permissions (no self-escalation).
     can_grant: bool,
@@ -710,6 +724,12 @@ fn lock_token(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
+/// The list's query string a change form came from (Django's `_changelist_filters`), rebuilt
+/// from its parsed parameters so only known, well-formed parameters survive.
+fn changelist_filters(raw: &str) -> String {
+    ListParams::parse(raw).query_with(&[])
+}
+
 async fn change_page_for(
     conn: &mut AsyncPgConnection,
     admin: Admin,
@@ -717,6 +737,7 @@ async fn change_page_for(
     values: UserValues,
     errors: FieldErrors,
     conflict: String,
+    filters: &str,
 ) -> Result<HttpResponse, AdminError> {
     let all_groups: Vec<Group> = groups::table
         .order(groups::name.asc())
@@ -745,6 +766,7 @@ async fn change_page_for(
         errors,
         conflict,
         updated_at_token: lock_token(user.updated_at),
+        changelist_filters: changelist_filters(filters),
         password: password_summary(user.password_hash.as_deref()),
         cognito_sub: user.cognito_sub.clone().unwrap_or_else(|| "—".into()),
         tokens_valid_after: show(user.tokens_valid_after),
@@ -758,6 +780,7 @@ async fn change_page_for(
 /// `GET /admin/users/{id}/change/`
 pub async fn change_page(
     admin: Admin,
+    req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
@@ -766,6 +789,7 @@ pub async fn change_page(
     let mut conn = db::connection(&state.pool).await?;
     let user = load_user(&mut conn, id).await?;
     let values = current_values(&mut conn, &user).await?;
+    let query = FormData::parse(req.query_string().as_bytes());
     change_page_for(
         &mut conn,
         admin,
@@ -773,6 +797,7 @@ pub async fn change_page(
         values,
         FieldErrors::new(),
         String::new(),
+        query.get("_changelist_filters"),
     )
     .await
 }
@@ -977,7 +1002,17 @@ pub async fn change_submit(
         values.is_superuser = current.is_superuser;
     }
     if !errors.is_empty() {
-        return change_page_for(&mut conn, admin, &user, values, errors, String::new()).await;
+        let filters = form.get("_changelist_filters");
+        return change_page_for(
+            &mut conn,
+            admin,
+            &user,
+            values,
+            errors,
+            String::new(),
+            filters,
+        )
+        .await;
     }
     let actor = admin.staff.user.clone();
     let lock = form.get("updated_at").to_owned();
@@ -995,6 +1030,7 @@ pub async fn change_submit(
                  changes were not saved. Your entries are shown below; compare them with the \
                  current history and save again."
                     .into(),
+                form.get("_changelist_filters"),
             )
             .await;
         }
@@ -1006,7 +1042,17 @@ pub async fn change_submit(
                 .entry("username")
                 .or_default()
                 .push("A user with that username already exists.".into());
-            return change_page_for(&mut conn, admin, &user, values, errors, String::new()).await;
+            let filters = form.get("_changelist_filters");
+            return change_page_for(
+                &mut conn,
+                admin,
+                &user,
+                values,
+                errors,
+                String::new(),
+                filters,
+            )
+            .await;
         }
         Err(SaveError::Db(e)) => return Err(e.into()),
     }
@@ -1014,7 +1060,12 @@ pub async fn change_submit(
         &admin.session,
         &format!("The user “{}” was changed successfully.", values.username),
     );
-    Ok(redirect(&after_save(&form, id)))
+    let filters = changelist_filters(form.get("_changelist_filters"));
+    let next = match after_save(&form, id) {
+        list if list == "/admin/users/" && !filters.is_empty() => format!("{list}?{filters}"),
+        other => other,
+    };
+    Ok(redirect(&next))
 }
 
 /// `POST /admin/users/{id}/signout/`: "sign out everywhere".

@@ -726,3 +726,37 @@ async fn only_superusers_act_on_superuser_accounts() {
     );
     assert_eq!(login(&app, "root", PASSWORD).await.status(), 303);
 }
+
+#[actix_web::test]
+async fn saving_returns_to_the_list_with_its_filters() {
+    let (app, _) = app_as_superuser().await;
+    let id = plain_user(&app, "alice", "").await;
+
+    let html = text(&app, "/admin/users/?q=ali&o=-email").await;
+    let link = format!("/admin/users/{id}/change/?_changelist_filters=q%3Dali%26o%3D-email");
+    assert!(html.contains(&link), "{html}");
+    let html = text(&app, &link).await;
+    assert!(html.contains(r#"name="_changelist_filters" value="q=ali&#38;o=-email""#));
+    let marker = r#"name="updated_at" value=""#;
+    let start = html.find(marker).unwrap() + marker.len();
+    let lock = html[start..start + html[start..].find('"').unwrap()].to_owned();
+
+    let response = post_admin(
+        &app,
+        &format!("/admin/users/{id}/change/"),
+        &[
+            ("username", "alice"),
+            ("is_active", "1"),
+            ("updated_at", &lock),
+            // Unknown or malformed parts are dropped, never echoed into the Location header.
+            (
+                "_changelist_filters",
+                "q=ali&o=-email&evil=1\r\nX-Injected: 1",
+            ),
+            ("_save", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(location(&response), "/admin/users/?q=ali&o=-email");
+}
