@@ -527,3 +527,25 @@ async fn sessions_end_after_the_idle_timeout_and_the_absolute_lifetime() {
         200
     );
 }
+
+#[actix_web::test]
+async fn failures_older_than_a_day_are_pruned() {
+    let app = spawn_admin_app().await;
+    let db = app.db.client().await;
+    db.batch_execute(
+        "INSERT INTO failed_logins (id, username, ip, created_at) \
+         SELECT gen_random_uuid(), 'alice', '127.0.0.1', now() - interval '2 days' \
+         FROM generate_series(1, 3)",
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(login(&app, "alice", "wrong-password-1").await.status(), 200);
+
+    let n: i64 = db
+        .query_one("SELECT count(*) FROM failed_logins", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1, "only today's failure is left");
+}
