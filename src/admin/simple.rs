@@ -87,6 +87,18 @@ pub struct Head {
     pub arrow: &'static str,
 }
 
+/// For a column header: the arrow showing the current order, and the `o` value its link sets
+/// (ascending first, then descending).
+pub fn sort_toggle(order: &str, name: &str) -> (&'static str, String) {
+    if order == name {
+        ("▲", format!("-{name}"))
+    } else if order.strip_prefix('-') == Some(name) {
+        ("▼", name.to_owned())
+    } else {
+        ("", name.to_owned())
+    }
+}
+
 pub fn heads(
     params: &SimpleParams,
     filter_name: &str,
@@ -95,13 +107,7 @@ pub fn heads(
     columns
         .iter()
         .map(|(name, label)| {
-            let (arrow, next) = if params.order == *name {
-                ("▲", format!("-{name}"))
-            } else if params.order == format!("-{name}") {
-                ("▼", (*name).to_owned())
-            } else {
-                ("", (*name).to_owned())
-            };
+            let (arrow, next) = sort_toggle(&params.order, name);
             Head {
                 label,
                 url: format!("?{}", params.query_with(filter_name, &next, 1)),

@@ -2,13 +2,6 @@
 
 use super::*;
 
-pub struct ColumnHead {
-    pub label: &'static str,
-    pub url: String,
-    /// "▲", "▼" or "".
-    pub arrow: &'static str,
-}
-
 /// Bulk actions: (value, label, permission needed).
 pub const ACTIONS: &[(&str, &str, &str)] = &[
     ("delete", "Delete selected users", "delete"),
@@ -24,7 +17,7 @@ struct ListPage {
     ctx: PageCtx,
     params: ListParams,
     rows: Vec<UserRow>,
-    heads: Vec<ColumnHead>,
+    heads: Vec<crate::admin::simple::Head>,
     summary: String,
     pages: Vec<PageLink>,
     page_sizes: Vec<i64>,
@@ -90,14 +83,8 @@ pub async fn list(
     let heads = COLUMNS
         .iter()
         .map(|(name, label)| {
-            let (arrow, next) = if params.order == *name {
-                ("▲", format!("-{name}"))
-            } else if params.order == format!("-{name}") {
-                ("▼", (*name).to_owned())
-            } else {
-                ("", (*name).to_owned())
-            };
-            ColumnHead {
+            let (arrow, next) = crate::admin::simple::sort_toggle(&params.order, name);
+            crate::admin::simple::Head {
                 label,
                 url: format!("?{}", params.query_with(&[("o", &next)])),
                 arrow,
