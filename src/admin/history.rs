@@ -117,6 +117,7 @@ pub struct LogRow {
 fn show(v: Option<&Value>) -> String {
     match v {
         None | Some(Value::Null) => "—".into(),
+        Some(Value::String(s)) if s.is_empty() => "(empty)".into(),
         Some(Value::String(s)) => s.clone(),
         Some(other) => other.to_string(),
     }
