@@ -277,8 +277,10 @@ pub async fn attempt_login(
 
 /// Starts a fresh session for `user`: new cookie, new CSRF token, login and last-seen times.
 pub fn start_session(session: &Session, user: &User) -> Result<(), SessionInsertError> {
-    session.renew();
+    // Nothing of the anonymous session survives; with a server-side store `renew` also issues a
+    // new session key (session fixation).
     session.clear();
+    session.renew();
     let now = Utc::now().timestamp();
     session.insert(KEY_USER_ID, user.id)?;
     session.insert(KEY_EPOCH, user.session_epoch)?;
