@@ -77,17 +77,7 @@ pub async fn delete_submit(
     let user = load_managed(&mut conn, &admin, id).await?;
     let actor = admin.staff.user.clone();
     conn.transaction(async |conn| {
-        let mut changes = Changes::default();
-        changes.diff("username", Some(&user.username), None);
-        history::write(
-            conn,
-            &actor,
-            target(&user),
-            Action::Delete,
-            "Deleted.",
-            changes.into_value(),
-        )
-        .await?;
+        history::write_deletion(conn, &actor, target(&user), "username", "Deleted.").await?;
         diesel::delete(users::table.find(id)).execute(conn).await?;
         Ok::<_, diesel::result::Error>(())
     })

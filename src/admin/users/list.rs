@@ -153,10 +153,7 @@ pub async fn bulk_action(
         .take(1000)
         .collect();
     if ids.is_empty() {
-        flash(
-            &admin.session,
-            "Items must be selected in order to perform actions on them. No items have been changed.",
-        );
+        flash(&admin.session, crate::admin::simple::NOTHING_SELECTED);
         return Ok(redirect("/admin/users/"));
     }
     let mut conn = db::connection(&state.pool).await?;
@@ -221,14 +218,12 @@ pub async fn apply_bulk(
         let mut changes = Changes::default();
         let (log_action, message) = match action {
             "delete" if user.id != me => {
-                changes.diff("username", Some(&user.username), None);
-                history::write(
+                history::write_deletion(
                     conn,
                     actor,
                     target(user),
-                    Action::Delete,
-                    "Deleted (bulk action).",
-                    changes.into_value(),
+                    "username",
+                    crate::admin::simple::BULK_DELETED,
                 )
                 .await?;
                 diesel::delete(users::table.find(user.id))
