@@ -8,3 +8,5 @@ CREATE INDEX users_cognito_sub_trgm_idx ON users USING gin (cognito_sub gin_trgm
 -- The list's default order: lets a page of a broad search walk the index instead of sorting
 -- every match.
 CREATE INDEX users_username_idx ON users (username);
+-- Staff are a handful among millions of app users: "staff only" reads this small index.
+CREATE INDEX users_staff_idx ON users (username) WHERE is_staff;

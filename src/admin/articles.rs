@@ -9,7 +9,8 @@ use uuid::Uuid;
 use super::history::{self, Action, Changes, Target};
 use super::login::FieldErrors;
 use super::simple::{
-    self, DeleteConfirmPage, ObjectListPage, PER_PAGE, Row, SimpleParams, like_escape, like_pattern,
+    self, BULK_DELETED, DeleteConfirmPage, ObjectListPage, PER_PAGE, Row, SimpleParams,
+    like_escape, like_pattern,
 };
 use super::{Admin, AdminError, PageCtx, flash, page, redirect};
 use crate::auth::csrf::{AdminForm, FormData};
@@ -98,6 +99,7 @@ pub async fn list(
         list_url: "/admin/articles/",
         add_url: "/admin/articles/add/",
         can_add: admin.ctx.can(MODEL, "add"),
+        can_delete: admin.ctx.can(MODEL, "delete"),
         ctx: admin.ctx,
         search_label: "Search by name",
         filter_name: "author",
@@ -108,6 +110,7 @@ pub async fn list(
         rows: rows
             .into_iter()
             .map(|(a, author)| Row {
+                id: a.id,
                 url: format!("/admin/articles/{}/change/", a.id),
                 cells: vec![a.name, author, history::format_time(a.created_at)],
             })
@@ -386,21 +389,12 @@ pub async fn delete_submit(
     let (article, _) = load_article(&mut conn, id).await?;
     let actor = admin.staff.user.clone();
     conn.transaction(async |conn| {
-        let mut changes = Changes::default();
-        changes.diff("name", Some(article.name.as_str()), None);
-        history::write(
-            conn,
-            &actor,
-            Target {
-                object_type: MODEL,
-                id,
-                repr: &article.name,
-            },
-            Action::Delete,
-            "Deleted.",
-            changes.into_value(),
-        )
-        .await?;
+        let target = Target {
+            object_type: MODEL,
+            id,
+            repr: &article.name,
+        };
+        history::write_deletion(conn, &actor, target, "name", "Deleted.").await?;
         diesel::delete(articles::table.find(id))
             .execute(conn)
             .await?;
@@ -425,4 +419,58 @@ pub async fn history_page(
     let mut conn = db::connection(&state.pool).await?;
     let (article, _) = load_article(&mut conn, id).await?;
     history::history_page(&mut conn, admin.ctx, MODEL, id, article.name).await
+}
+
+/// `POST /admin/articles/`: delete the ticked articles, after a confirmation page; one history
+/// row per article, all in one transaction.
+pub async fn bulk_delete(
+    admin: Admin,
+    form: AdminForm,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    admin.require(MODEL, "delete")?;
+    let ids = simple::selected_ids(&form.0);
+    if ids.is_empty() {
+        flash(&admin.session, simple::NOTHING_SELECTED);
+        return Ok(redirect("/admin/articles/"));
+    }
+    let mut conn = db::connection(&state.pool).await?;
+    let selected: Vec<(Article, String)> = articles::table
+        .inner_join(users::table)
+        .filter(articles::id.eq_any(&ids))
+        .order(articles::name.asc())
+        .select((Article::as_select(), users::username))
+        .load(&mut conn)
+        .await?;
+    if form.0.get("confirm") != "yes" {
+        return page(&simple::BulkDeleteConfirmPage {
+            page_title: "Are you sure?".into(),
+            ctx: admin.ctx,
+            kind_plural: "articles",
+            items: selected
+                .into_iter()
+                .map(|(a, author)| (a.id, format!("{} (by {author})", a.name)))
+                .collect(),
+            action_url: "/admin/articles/",
+        });
+    }
+    let actor = admin.staff.user.clone();
+    let done = conn
+        .transaction(async |conn| {
+            let objects: Vec<(Uuid, &str)> = selected
+                .iter()
+                .map(|(a, _)| (a.id, a.name.as_str()))
+                .collect();
+            history::write_deletions(conn, &actor, MODEL, "name", &objects, BULK_DELETED).await?;
+            let ids: Vec<Uuid> = objects.iter().map(|(id, _)| *id).collect();
+            diesel::delete(articles::table.filter(articles::id.eq_any(ids)))
+                .execute(conn)
+                .await
+        })
+        .await?;
+    flash(
+        &admin.session,
+        &format!("Successfully deleted {done} article(s)."),
+    );
+    Ok(redirect("/admin/articles/"))
 }

@@ -10,7 +10,8 @@ use uuid::Uuid;
 
 use super::history::{self, Action, Changes, Target};
 use super::simple::{
-    self, DeleteConfirmPage, ObjectListPage, PER_PAGE, Row, SimpleParams, like_pattern,
+    self, BULK_DELETED, DeleteConfirmPage, ObjectListPage, PER_PAGE, Row, SimpleParams,
+    like_pattern,
 };
 use super::users::ChoiceGroup;
 use super::{Admin, AdminError, PageCtx, flash, page, redirect};
@@ -73,6 +74,7 @@ pub async fn list(
         list_url: "/admin/groups/",
         add_url: "/admin/groups/add/",
         can_add: admin.ctx.can(MODEL, "add"),
+        can_delete: admin.ctx.can(MODEL, "delete"),
         ctx: admin.ctx,
         search_label: "Search by name",
         filter_name: "",
@@ -83,6 +85,7 @@ pub async fn list(
         rows: rows
             .into_iter()
             .map(|g| Row {
+                id: g.id,
                 url: format!("/admin/groups/{}/change/", g.id),
                 cells: vec![g.name, history::format_time(g.created_at)],
             })
@@ -418,21 +421,12 @@ pub async fn delete_submit(
     let group = load_group(&mut conn, id).await?;
     let actor = admin.staff.user.clone();
     conn.transaction(async |conn| {
-        let mut changes = Changes::default();
-        changes.diff("name", Some(group.name.as_str()), None);
-        history::write(
-            conn,
-            &actor,
-            Target {
-                object_type: MODEL,
-                id,
-                repr: &group.name,
-            },
-            Action::Delete,
-            "Deleted.",
-            changes.into_value(),
-        )
-        .await?;
+        let target = Target {
+            object_type: MODEL,
+            id,
+            repr: &group.name,
+        };
+        history::write_deletion(conn, &actor, target, "name", "Deleted.").await?;
         diesel::delete(groups::table.find(id)).execute(conn).await?;
         Ok::<_, diesel::result::Error>(())
     })
@@ -455,4 +449,52 @@ pub async fn history_page(
     let mut conn = db::connection(&state.pool).await?;
     let group = load_group(&mut conn, id).await?;
     history::history_page(&mut conn, admin.ctx, MODEL, id, group.name).await
+}
+
+/// `POST /admin/groups/`: delete the ticked groups, after a confirmation page; one history row
+/// per group, all in one transaction.
+pub async fn bulk_delete(
+    admin: Admin,
+    form: AdminForm,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    admin.require(MODEL, "delete")?;
+    let ids = simple::selected_ids(&form.0);
+    if ids.is_empty() {
+        flash(&admin.session, simple::NOTHING_SELECTED);
+        return Ok(redirect("/admin/groups/"));
+    }
+    let mut conn = db::connection(&state.pool).await?;
+    let selected: Vec<Group> = groups::table
+        .filter(groups::id.eq_any(&ids))
+        .order(groups::name.asc())
+        .select(Group::as_select())
+        .load(&mut conn)
+        .await?;
+    if form.0.get("confirm") != "yes" {
+        return page(&simple::BulkDeleteConfirmPage {
+            page_title: "Are you sure?".into(),
+            ctx: admin.ctx,
+            kind_plural: "groups",
+            items: selected.into_iter().map(|g| (g.id, g.name)).collect(),
+            action_url: "/admin/groups/",
+        });
+    }
+    let actor = admin.staff.user.clone();
+    let done = conn
+        .transaction(async |conn| {
+            let objects: Vec<(Uuid, &str)> =
+                selected.iter().map(|g| (g.id, g.name.as_str())).collect();
+            history::write_deletions(conn, &actor, MODEL, "name", &objects, BULK_DELETED).await?;
+            let ids: Vec<Uuid> = objects.iter().map(|(id, _)| *id).collect();
+            diesel::delete(groups::table.filter(groups::id.eq_any(ids)))
+                .execute(conn)
+                .await
+        })
+        .await?;
+    flash(
+        &admin.session,
+        &format!("Successfully deleted {done} group(s)."),
+    );
+    Ok(redirect("/admin/groups/"))
 }

@@ -117,6 +117,7 @@ pub struct LogRow {
 fn show(v: Option<&Value>) -> String {
     match v {
         None | Some(Value::Null) => "—".into(),
+        Some(Value::String(s)) if s.is_empty() => "(empty)".into(),
         Some(Value::String(s)) => s.clone(),
         Some(other) => other.to_string(),
     }
@@ -230,4 +231,45 @@ pub async fn history_page(
         change_url: format!("/admin/{object_type}/{id}/change/"),
         rows,
     })
+}
+
+/// The history row of a deletion: the field that named the object, with its last value.
+pub async fn write_deletion(
+    conn: &mut AsyncPgConnection,
+    actor: &User,
+    target: Target<'_>,
+    field: &str,
+    message: &str,
+) -> QueryResult<()> {
+    let mut changes = Changes::default();
+    changes.diff(field, Some(target.repr), None);
+    write(
+        conn,
+        actor,
+        target,
+        Action::Delete,
+        message,
+        changes.into_value(),
+    )
+    .await
+}
+
+/// One deletion row per `(id, repr)` (bulk deletes log every object).
+pub async fn write_deletions(
+    conn: &mut AsyncPgConnection,
+    actor: &User,
+    object_type: &str,
+    field: &str,
+    objects: &[(Uuid, &str)],
+    message: &str,
+) -> QueryResult<()> {
+    for (id, repr) in objects {
+        let target = Target {
+            object_type,
+            id: *id,
+            repr,
+        };
+        write_deletion(conn, actor, target, field, message).await?;
+    }
+    Ok(())
 }

@@ -125,7 +125,11 @@ pub fn scope(
                 .route("/users/{id}/history/", web::get().to(users::history_page))
                 .route("/users/{id}/signout/", web::post().to(users::signout))
                 .route("/users/{id}/unlock/", web::post().to(users::unlock))
-                .service(web::resource("/groups/").route(web::get().to(groups::list)))
+                .service(
+                    web::resource("/groups/")
+                        .route(web::get().to(groups::list))
+                        .route(web::post().to(groups::bulk_delete)),
+                )
                 .service(
                     web::resource("/groups/add/")
                         .route(web::get().to(groups::add_page))
@@ -142,7 +146,11 @@ pub fn scope(
                         .route(web::post().to(groups::delete_submit)),
                 )
                 .route("/groups/{id}/history/", web::get().to(groups::history_page))
-                .service(web::resource("/articles/").route(web::get().to(articles::list)))
+                .service(
+                    web::resource("/articles/")
+                        .route(web::get().to(articles::list))
+                        .route(web::post().to(articles::bulk_delete)),
+                )
                 .service(
                     web::resource("/articles/add/")
                         .route(web::get().to(articles::add_page))

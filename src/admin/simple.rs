@@ -87,6 +87,18 @@ pub struct Head {
     pub arrow: &'static str,
 }
 
+/// For a column header: the arrow showing the current order, and the `o` value its link sets
+/// (ascending first, then descending).
+pub fn sort_toggle(order: &str, name: &str) -> (&'static str, String) {
+    if order == name {
+        ("▲", format!("-{name}"))
+    } else if order.strip_prefix('-') == Some(name) {
+        ("▼", name.to_owned())
+    } else {
+        ("", name.to_owned())
+    }
+}
+
 pub fn heads(
     params: &SimpleParams,
     filter_name: &str,
@@ -95,13 +107,7 @@ pub fn heads(
     columns
         .iter()
         .map(|(name, label)| {
-            let (arrow, next) = if params.order == *name {
-                ("▲", format!("-{name}"))
-            } else if params.order == format!("-{name}") {
-                ("▼", (*name).to_owned())
-            } else {
-                ("", (*name).to_owned())
-            };
+            let (arrow, next) = sort_toggle(&params.order, name);
             Head {
                 label,
                 url: format!("?{}", params.query_with(filter_name, &next, 1)),
@@ -132,6 +138,7 @@ pub fn pages(params: &SimpleParams, filter_name: &str, count: i64) -> Vec<PageLi
 
 /// One row: link target and cells (the first cell is the link).
 pub struct Row {
+    pub id: Uuid,
     pub url: String,
     pub cells: Vec<String>,
 }
@@ -153,6 +160,8 @@ pub struct ObjectListPage {
     pub rows: Vec<Row>,
     pub summary: String,
     pub pages: Vec<PageLink>,
+    /// Rows get checkboxes and a "Delete selected" button (Django's `delete_selected`).
+    pub can_delete: bool,
 }
 
 #[derive(Template)]
@@ -202,4 +211,31 @@ pub fn like_escape(word: &str) -> String {
 /// `%word%` for ILIKE: contains `word`, literally.
 pub fn like_pattern(word: &str) -> String {
     format!("%{}%", like_escape(word))
+}
+
+#[derive(Template)]
+#[template(path = "admin/bulk_delete_confirm.html")]
+pub struct BulkDeleteConfirmPage {
+    pub page_title: String,
+    pub ctx: PageCtx,
+    pub kind_plural: &'static str,
+    /// (id, what it is).
+    pub items: Vec<(Uuid, String)>,
+    pub action_url: &'static str,
+}
+
+/// Django's answer to an action posted with no row ticked.
+pub const NOTHING_SELECTED: &str =
+    "Items must be selected in order to perform actions on them. No items have been changed.";
+
+/// The history message of an object deleted by a bulk action.
+pub const BULK_DELETED: &str = "Deleted (bulk action).";
+
+/// The ids ticked on a list (`_selected_action`), at most 1,000; malformed ones are dropped.
+pub fn selected_ids(form: &FormData) -> Vec<Uuid> {
+    form.all("_selected_action")
+        .into_iter()
+        .filter_map(|v| Uuid::parse_str(v).ok())
+        .take(1000)
+        .collect()
 }

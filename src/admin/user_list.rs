@@ -226,15 +226,20 @@ impl ListParams {
                     .or(users::cognito_sub.ilike(pattern).assume_not_null()),
             );
         }
-        if let Some(b) = self.is_staff {
-            query = query.filter(users::is_staff.eq(b));
+        // The flags go in as literal conditions (`is_staff`, `NOT is_staff`), not `= $1`: a
+        // generic plan cannot use the partial index on staff for a bound parameter.
+        macro_rules! flag {
+            ($wanted:expr, $column:expr) => {
+                match $wanted {
+                    Some(true) => query = query.filter($column),
+                    Some(false) => query = query.filter(diesel::dsl::not($column)),
+                    None => {}
+                }
+            };
         }
-        if let Some(b) = self.is_superuser {
-            query = query.filter(users::is_superuser.eq(b));
-        }
-        if let Some(b) = self.is_active {
-            query = query.filter(users::is_active.eq(b));
-        }
+        flag!(self.is_staff, users::is_staff);
+        flag!(self.is_superuser, users::is_superuser);
+        flag!(self.is_active, users::is_active);
         match self.source {
             Some("cognito") => query = query.filter(users::cognito_sub.is_not_null()),
             Some(_) => query = query.filter(users::cognito_sub.is_null()),

@@ -183,6 +183,35 @@ pub async fn is_throttled(
     Ok(by_ip >= IP_FAILURE_LIMIT)
 }
 
+/// Failures are kept a day (for the record), then dropped, so the table stays bounded by the
+/// attempts of one day; pruned per account and address, which the indexes serve.
+const FAILURE_RETENTION: Duration = Duration::from_secs(24 * 3600);
+
+async fn prune_failures(
+    conn: &mut AsyncPgConnection,
+    key: &str,
+    ip: Option<IpNet>,
+) -> QueryResult<()> {
+    let before = Utc::now() - FAILURE_RETENTION;
+    diesel::delete(
+        failed_logins::table
+            .filter(failed_logins::username.eq(key))
+            .filter(failed_logins::created_at.lt(before)),
+    )
+    .execute(conn)
+    .await?;
+    if let Some(ip) = ip {
+        diesel::delete(
+            failed_logins::table
+                .filter(failed_logins::ip.eq(ip))
+                .filter(failed_logins::created_at.lt(before)),
+        )
+        .execute(conn)
+        .await?;
+    }
+    Ok(())
+}
+
 /// Whether `user` is locked out right now (shown on the user's admin page).
 pub async fn is_locked_out(conn: &mut AsyncPgConnection, user: &User) -> QueryResult<bool> {
     is_throttled(conn, &throttle_key("", Some(user)), None).await
@@ -240,6 +269,7 @@ pub async fn attempt_login(
                 })
                 .execute(conn)
                 .await?;
+            prune_failures(conn, &key, ip).await?;
             Ok(LoginOutcome::Failed)
         }
     }
@@ -247,8 +277,10 @@ pub async fn attempt_login(
 
 /// Starts a fresh session for `user`: new cookie, new CSRF token, login and last-seen times.
 pub fn start_session(session: &Session, user: &User) -> Result<(), SessionInsertError> {
-    session.renew();
+    // Nothing of the anonymous session survives; with a server-side store `renew` also issues a
+    // new session key (session fixation).
     session.clear();
+    session.renew();
     let now = Utc::now().timestamp();
     session.insert(KEY_USER_ID, user.id)?;
     session.insert(KEY_EPOCH, user.session_epoch)?;

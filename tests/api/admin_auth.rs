@@ -480,3 +480,72 @@ async fn a_database_outage_is_a_503_page_not_a_crash() {
             .contains("Database unavailable")
     );
 }
+
+/// A session cookie as the app would write it (actix-session's cookie store, encrypted with the
+/// test settings' SECRET_KEY), with chosen login and last-seen times.
+fn forged_session(user_id: uuid::Uuid, login_at: i64, seen_at: i64) -> String {
+    use actix_web::cookie::{Cookie, CookieJar, Key};
+    let key = Key::derive_from(b"test-secret-key-that-is-long-enough-0123456789");
+    let state: std::collections::HashMap<&str, String> = [
+        ("uid", serde_json::to_string(&user_id).unwrap()),
+        ("epoch", "0".to_owned()),
+        ("login_at", login_at.to_string()),
+        ("seen_at", seen_at.to_string()),
+        ("csrf", r#""token""#.to_owned()),
+    ]
+    .into_iter()
+    .collect();
+    let mut jar = CookieJar::new();
+    jar.private_mut(&key).add(Cookie::new(
+        "gatehouse_session",
+        serde_json::to_string(&state).unwrap(),
+    ));
+    format!(
+        "gatehouse_session={}",
+        jar.get("gatehouse_session").unwrap().value()
+    )
+}
+
+#[actix_web::test]
+async fn sessions_end_after_the_idle_timeout_and_the_absolute_lifetime() {
+    let app = spawn_admin_app().await; // idle 3600 s, lifetime 43200 s (the defaults)
+    let root = create_user(&app, NewAccount::superuser("root")).await;
+    let now = chrono::Utc::now().timestamp();
+
+    let fresh = forged_session(root, now - 10, now - 10);
+    assert_eq!(get_with_cookie(&app, "/admin/", &fresh).await.status(), 200);
+
+    let idle = forged_session(root, now - 3700, now - 3601);
+    assert_eq!(get_with_cookie(&app, "/admin/", &idle).await.status(), 303);
+
+    let old = forged_session(root, now - 43_201, now - 5);
+    assert_eq!(get_with_cookie(&app, "/admin/", &old).await.status(), 303);
+
+    let active = forged_session(root, now - 43_000, now - 3500);
+    assert_eq!(
+        get_with_cookie(&app, "/admin/", &active).await.status(),
+        200
+    );
+}
+
+#[actix_web::test]
+async fn failures_older_than_a_day_are_pruned() {
+    let app = spawn_admin_app().await;
+    let db = app.db.client().await;
+    db.batch_execute(
+        "INSERT INTO failed_logins (id, username, ip, created_at) \
+         SELECT gen_random_uuid(), 'alice', '127.0.0.1', now() - interval '2 days' \
+         FROM generate_series(1, 3)",
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(login(&app, "alice", "wrong-password-1").await.status(), 200);
+
+    let n: i64 = db
+        .query_one("SELECT count(*) FROM failed_logins", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1, "only today's failure is left");
+}

@@ -278,3 +278,94 @@ async fn user_data_is_escaped_everywhere_it_is_shown() {
         );
     }
 }
+
+#[actix_web::test]
+async fn articles_and_groups_are_deleted_in_bulk_after_confirmation() {
+    let (app, root) = app_as_superuser().await;
+    let db = app.db.client().await;
+    let mut ids = Vec::new();
+    for name in ["One", "Two", "Three"] {
+        let id: Uuid = db
+            .query_one(
+                "INSERT INTO articles (id, name, author_id) VALUES (gen_random_uuid(), $1, $2) \
+                 RETURNING id",
+                &[&name, &root],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        ids.push(id.to_string());
+    }
+    let group: Uuid = db
+        .query_one(
+            "INSERT INTO groups (id, name) VALUES (gen_random_uuid(), 'Ops') RETURNING id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+
+    let html = text(&app, "/admin/articles/").await;
+    assert!(html.contains(r#"name="_selected_action""#) && html.contains("Delete selected"));
+    let selection = [
+        ("_selected_action", ids[0].as_str()),
+        ("_selected_action", ids[1].as_str()),
+    ];
+    let response = post_admin(&app, "/admin/articles/", &selection).await;
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Are you sure?") && html.contains("One (by root)"));
+    let mut confirmed = selection.to_vec();
+    confirmed.push(("confirm", "yes"));
+    let response = post_admin(&app, "/admin/articles/", &confirmed).await;
+    assert_eq!(response.status(), 303);
+    assert!(
+        text(&app, "/admin/articles/")
+            .await
+            .contains("Successfully deleted 2 article(s).")
+    );
+    let left: i64 = db
+        .query_one("SELECT count(*) FROM articles", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 1);
+    let logged: i64 = db
+        .query_one(
+            "SELECT count(*) FROM admin_log WHERE object_type = 'articles' AND action = 'delete'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(logged, 2, "one history row per article");
+
+    let group_s = group.to_string();
+    let response = post_admin(
+        &app,
+        "/admin/groups/",
+        &[("_selected_action", group_s.as_str()), ("confirm", "yes")],
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(
+        app.get(&format!("/admin/groups/{group}/change/"))
+            .await
+            .status(),
+        404
+    );
+
+    // Without the delete permission: no checkboxes, and the post is refused.
+    let viewer = create_user(&app, NewAccount::staff("viewer")).await;
+    grant(&app, viewer, "articles.view").await;
+    login_ok(&app, "viewer").await;
+    let html = text(&app, "/admin/articles/").await;
+    assert!(!html.contains("Delete selected"));
+    let response = post_admin(
+        &app,
+        "/admin/articles/",
+        &[("_selected_action", ids[2].as_str()), ("confirm", "yes")],
+    )
+    .await;
+    assert_eq!(response.status(), 403);
+}

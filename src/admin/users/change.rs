@@ -1,0 +1,542 @@
+//! Users change form, sign out everywhere, clear lock-out.
+
+use super::add::check_username;
+use super::*;
+
+pub struct Choice {
+    pub id: Uuid,
+    pub label: String,
+    pub checked: bool,
+}
+
+pub struct ChoiceGroup {
+    pub title: String,
+    pub choices: Vec<Choice>,
+}
+
+/// The editable values of the change form, from the row or from a post.
+
+#[derive(Clone)]
+pub struct UserValues {
+    pub username: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub is_active: bool,
+    pub is_staff: bool,
+    pub is_superuser: bool,
+    pub email_verified: bool,
+    pub groups: HashSet<Uuid>,
+    pub perms: HashSet<Uuid>,
+}
+
+impl UserValues {
+    fn from_form(form: &FormData) -> Self {
+        let ids = |name| -> HashSet<Uuid> {
+            form.all(name)
+                .into_iter()
+                .filter_map(|v| Uuid::parse_str(v).ok())
+                .collect()
+        };
+        UserValues {
+            username: form.get("username").trim().to_owned(),
+            email: form.get("email").trim().to_owned(),
+            first_name: form.get("first_name").trim().to_owned(),
+            last_name: form.get("last_name").trim().to_owned(),
+            is_active: form.has("is_active"),
+            is_staff: form.has("is_staff"),
+            is_superuser: form.has("is_superuser"),
+            email_verified: form.has("email_verified"),
+            groups: ids("groups"),
+            perms: ids("user_permissions"),
+        }
+    }
+}
+
+async fn current_values(conn: &mut AsyncPgConnection, user: &User) -> QueryResult<UserValues> {
+    let groups = user_groups::table
+        .filter(user_groups::user_id.eq(user.id))
+        .select(user_groups::group_id)
+        .load::<Uuid>(conn)
+        .await?
+        .into_iter()
+        .collect();
+    let perms = user_permissions::table
+        .filter(user_permissions::user_id.eq(user.id))
+        .select(user_permissions::permission_id)
+        .load::<Uuid>(conn)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(UserValues {
+        username: user.username.clone(),
+        email: user.email.clone(),
+        first_name: user.first_name.clone(),
+        last_name: user.last_name.clone(),
+        is_active: user.is_active,
+        is_staff: user.is_staff,
+        is_superuser: user.is_superuser,
+        email_verified: user.email_verified,
+        groups,
+        perms,
+    })
+}
+
+/// Django's password widget: the algorithm and parameters, a few salt characters, never the hash.
+pub fn password_summary(hash: Option<&str>) -> String {
+    let Some(hash) = hash else {
+        return "No password set (unusable: this account cannot log in to the back office).".into();
+    };
+    let parts: Vec<&str> = hash.split('$').collect();
+    match parts.as_slice() {
+        ["", algorithm, version, params, salt, _] => {
+            let salt: String = salt.chars().take(6).collect();
+            format!("{algorithm} {version} {params} salt {salt}…")
+        }
+        _ => "Unknown password format.".into(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/users/change.html")]
+struct ChangePage {
+    page_title: String,
+    ctx: PageCtx,
+    id: Uuid,
+    values: UserValues,
+    errors: FieldErrors,
+    /// Form-wide error (a stale save).
+    conflict: String,
+    updated_at_token: String,
+    /// Query string of the list this form was opened from, kept through saves.
+    changelist_filters: String,
+    readonly: bool,
+    /// Only superusers grant superuser status, groups and permissions (no self-escalation).
+    can_grant: bool,
+    password: String,
+    groups: Vec<Choice>,
+    perm_groups: Vec<ChoiceGroup>,
+    cognito_sub: String,
+    tokens_valid_after: String,
+    last_login: String,
+    created_at: String,
+    updated_at: String,
+    locked_out: bool,
+}
+
+impl ChangePage {
+    fn errors_for(&self, field: &str) -> Vec<String> {
+        self.errors.get(field).cloned().unwrap_or_default()
+    }
+}
+
+fn lock_token(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// The list's query string a change form came from (Django's `_changelist_filters`), rebuilt
+/// from its parsed parameters so only known, well-formed parameters survive.
+fn changelist_filters(raw: &str) -> String {
+    ListParams::parse(raw).query_with(&[])
+}
+
+async fn change_page_for(
+    conn: &mut AsyncPgConnection,
+    admin: Admin,
+    user: &User,
+    values: UserValues,
+    errors: FieldErrors,
+    conflict: String,
+    filters: &str,
+) -> Result<HttpResponse, AdminError> {
+    let all_groups: Vec<Group> = groups::table
+        .order(groups::name.asc())
+        .select(Group::as_select())
+        .load(conn)
+        .await?;
+    let perm_groups = crate::admin::simple::permission_choices(conn, &values.perms).await?;
+    let locked_out = staff::is_locked_out(conn, user).await?;
+    let show = |t: Option<DateTime<Utc>>| t.map(format_time).unwrap_or_else(|| "—".into());
+    page(&ChangePage {
+        page_title: format!("Change user {}", user.username),
+        readonly: !admin.ctx.can(MODEL, "change") || !may_manage(&admin.staff.user, user),
+        can_grant: admin.staff.perms.superuser,
+        ctx: admin.ctx,
+        id: user.id,
+        groups: all_groups
+            .into_iter()
+            .map(|g| Choice {
+                id: g.id,
+                checked: values.groups.contains(&g.id),
+                label: g.name,
+            })
+            .collect(),
+        perm_groups,
+        values,
+        errors,
+        conflict,
+        updated_at_token: lock_token(user.updated_at),
+        changelist_filters: changelist_filters(filters),
+        password: password_summary(user.password_hash.as_deref()),
+        cognito_sub: user.cognito_sub.clone().unwrap_or_else(|| "—".into()),
+        tokens_valid_after: show(user.tokens_valid_after),
+        last_login: show(user.last_login),
+        created_at: format_time(user.created_at),
+        updated_at: format_time(user.updated_at),
+        locked_out,
+    })
+}
+
+/// `GET /admin/users/{id}/change/`
+pub async fn change_page(
+    admin: Admin,
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    admin.require(MODEL, "view")?;
+    let id = parse_id(&path)?;
+    let mut conn = db::connection(&state.pool).await?;
+    let user = load_user(&mut conn, id).await?;
+    let values = current_values(&mut conn, &user).await?;
+    let query = FormData::parse(req.query_string().as_bytes());
+    change_page_for(
+        &mut conn,
+        admin,
+        &user,
+        values,
+        FieldErrors::new(),
+        String::new(),
+        query.get("_changelist_filters"),
+    )
+    .await
+}
+
+/// Why a change was not saved.
+pub enum SaveError {
+    /// Someone saved the user after this form was loaded.
+    Stale,
+    Db(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for SaveError {
+    fn from(e: diesel::result::Error) -> Self {
+        SaveError::Db(e)
+    }
+}
+
+async fn names_of(
+    conn: &mut AsyncPgConnection,
+    group_ids: &HashSet<Uuid>,
+    perm_ids: &HashSet<Uuid>,
+) -> QueryResult<(Vec<String>, Vec<String>)> {
+    let g: Vec<String> = groups::table
+        .filter(groups::id.eq_any(group_ids.iter().copied().collect::<Vec<_>>()))
+        .order(groups::name.asc())
+        .select(groups::name)
+        .load(conn)
+        .await?;
+    let p: Vec<String> = permissions::table
+        .filter(permissions::id.eq_any(perm_ids.iter().copied().collect::<Vec<_>>()))
+        .order(permissions::codename.asc())
+        .select(permissions::codename)
+        .load(conn)
+        .await?;
+    Ok((g, p))
+}
+
+/// Saves validated `new` values over the user if nobody saved it since `lock` (its `updated_at`
+/// when the form was loaded), writing the history row in the same transaction.
+pub async fn save_user(
+    conn: &mut AsyncPgConnection,
+    actor: &User,
+    id: Uuid,
+    lock: &str,
+    new: &UserValues,
+    may_grant: bool,
+) -> Result<(), SaveError> {
+    conn.transaction(async |conn| {
+        let user: User = users::table
+            .find(id)
+            .for_update()
+            .select(User::as_select())
+            .first(conn)
+            .await?;
+        if lock_token(user.updated_at) != lock {
+            return Err(SaveError::Stale);
+        }
+        let old = current_values(conn, &user).await?;
+        let mut changes = Changes::default();
+        changes.diff("username", &old.username, &new.username);
+        changes.diff("email", &old.email, &new.email);
+        changes.diff("first_name", &old.first_name, &new.first_name);
+        changes.diff("last_name", &old.last_name, &new.last_name);
+        changes.diff("is_active", old.is_active, new.is_active);
+        changes.diff("is_staff", old.is_staff, new.is_staff);
+        changes.diff("email_verified", old.email_verified, new.email_verified);
+        let is_superuser = if may_grant {
+            new.is_superuser
+        } else {
+            old.is_superuser
+        };
+        changes.diff("is_superuser", old.is_superuser, is_superuser);
+        let deactivated = old.is_active && !new.is_active;
+        diesel::update(users::table.find(id))
+            .set((
+                users::username.eq(&new.username),
+                users::email.eq(&new.email),
+                users::first_name.eq(&new.first_name),
+                users::last_name.eq(&new.last_name),
+                users::is_active.eq(new.is_active),
+                users::is_staff.eq(new.is_staff),
+                users::is_superuser.eq(is_superuser),
+                users::email_verified.eq(new.email_verified),
+                // Deactivation ends the user's staff sessions at once.
+                users::session_epoch.eq(users::session_epoch + i32::from(deactivated)),
+            ))
+            .execute(conn)
+            .await?;
+        if may_grant && (old.groups != new.groups || old.perms != new.perms) {
+            let (old_groups, old_perms) = names_of(conn, &old.groups, &old.perms).await?;
+            diesel::delete(user_groups::table.filter(user_groups::user_id.eq(id)))
+                .execute(conn)
+                .await?;
+            diesel::delete(user_permissions::table.filter(user_permissions::user_id.eq(id)))
+                .execute(conn)
+                .await?;
+            // Only ids that exist are linked: a forged id is dropped, not a 500.
+            let group_ids: Vec<Uuid> = groups::table
+                .filter(groups::id.eq_any(new.groups.iter().copied().collect::<Vec<_>>()))
+                .select(groups::id)
+                .load(conn)
+                .await?;
+            let perm_ids: Vec<Uuid> = permissions::table
+                .filter(permissions::id.eq_any(new.perms.iter().copied().collect::<Vec<_>>()))
+                .select(permissions::id)
+                .load(conn)
+                .await?;
+            let (new_groups, new_perms) = names_of(
+                conn,
+                &group_ids.iter().copied().collect(),
+                &perm_ids.iter().copied().collect(),
+            )
+            .await?;
+            diesel::insert_into(user_groups::table)
+                .values(
+                    group_ids
+                        .iter()
+                        .map(|g| (user_groups::user_id.eq(id), user_groups::group_id.eq(*g)))
+                        .collect::<Vec<_>>(),
+                )
+                .execute(conn)
+                .await?;
+            diesel::insert_into(user_permissions::table)
+                .values(
+                    perm_ids
+                        .iter()
+                        .map(|p| {
+                            (
+                                user_permissions::user_id.eq(id),
+                                user_permissions::permission_id.eq(*p),
+                            )
+                        })
+                        .collect::<Vec<_>>(),
+                )
+                .execute(conn)
+                .await?;
+            changes.diff("groups", old_groups, new_groups);
+            changes.diff("user_permissions", old_perms, new_perms);
+        }
+        let message = changes.message();
+        let repr = new.username.clone();
+        history::write(
+            conn,
+            actor,
+            Target {
+                object_type: MODEL,
+                id,
+                repr: &repr,
+            },
+            Action::Change,
+            &message,
+            changes.into_value(),
+        )
+        .await?;
+        Ok(())
+    })
+    .await
+}
+
+/// `POST /admin/users/{id}/change/`
+pub async fn change_submit(
+    admin: Admin,
+    path: web::Path<String>,
+    form: AdminForm,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    admin.require(MODEL, "change")?;
+    let id = parse_id(&path)?;
+    let form = form.0;
+    let mut conn = db::connection(&state.pool).await?;
+    let user = load_managed(&mut conn, &admin, id).await?;
+    let mut values = UserValues::from_form(&form);
+    let mut errors = FieldErrors::new();
+    check_username(&mut conn, &values.username, Some(id), &mut errors).await?;
+    match accounts::normalize_email(&values.email) {
+        Ok(e) => values.email = e,
+        Err(e) => errors.entry("email").or_default().push(e.to_string()),
+    }
+    for (field, value) in [
+        ("first_name", &values.first_name),
+        ("last_name", &values.last_name),
+    ] {
+        if value.chars().count() > MAX_NAME_LEN {
+            errors
+                .entry(field)
+                .or_default()
+                .push(format!("At most {MAX_NAME_LEN} characters."));
+        }
+    }
+    if id == admin.staff.user.id && (!values.is_active || !values.is_staff) {
+        errors
+            .entry("is_active")
+            .or_default()
+            .push("You cannot remove your own active or staff status.".into());
+    }
+    let may_grant = admin.staff.perms.superuser;
+    if !may_grant {
+        // Shown read-only to them: keep what is stored.
+        let current = current_values(&mut conn, &user).await?;
+        values.groups = current.groups;
+        values.perms = current.perms;
+        values.is_superuser = current.is_superuser;
+    }
+    if !errors.is_empty() {
+        let filters = form.get("_changelist_filters");
+        return change_page_for(
+            &mut conn,
+            admin,
+            &user,
+            values,
+            errors,
+            String::new(),
+            filters,
+        )
+        .await;
+    }
+    let actor = admin.staff.user.clone();
+    let lock = form.get("updated_at").to_owned();
+    match save_user(&mut conn, &actor, id, &lock, &values, may_grant).await {
+        Ok(_) => {}
+        Err(SaveError::Stale) => {
+            let fresh = load_user(&mut conn, id).await?;
+            return change_page_for(
+                &mut conn,
+                admin,
+                &fresh,
+                values,
+                errors,
+                "This user was changed by someone else after you opened this form, so your \
+                 changes were not saved. Your entries are shown below; compare them with the \
+                 current history and save again."
+                    .into(),
+                form.get("_changelist_filters"),
+            )
+            .await;
+        }
+        Err(SaveError::Db(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        ))) => {
+            errors
+                .entry("username")
+                .or_default()
+                .push("A user with that username already exists.".into());
+            let filters = form.get("_changelist_filters");
+            return change_page_for(
+                &mut conn,
+                admin,
+                &user,
+                values,
+                errors,
+                String::new(),
+                filters,
+            )
+            .await;
+        }
+        Err(SaveError::Db(e)) => return Err(e.into()),
+    }
+    flash(
+        &admin.session,
+        &format!("The user “{}” was changed successfully.", values.username),
+    );
+    let filters = changelist_filters(form.get("_changelist_filters"));
+    let next = match after_save(&form, id) {
+        list if list == "/admin/users/" && !filters.is_empty() => format!("{list}?{filters}"),
+        other => other,
+    };
+    Ok(redirect(&next))
+}
+
+/// `POST /admin/users/{id}/signout/`: "sign out everywhere".
+pub async fn signout(
+    admin: Admin,
+    path: web::Path<String>,
+    _form: AdminForm,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    admin.require(MODEL, "change")?;
+    let id = parse_id(&path)?;
+    let mut conn = db::connection(&state.pool).await?;
+    load_managed(&mut conn, &admin, id).await?;
+    let actor = admin.staff.user.clone();
+    let done = conn
+        .transaction(async |conn| apply_bulk(conn, &actor, "signout", &[id], actor.id).await)
+        .await?;
+    if done == 0 {
+        return Err(AdminError::NotFound);
+    }
+    if id == actor.id {
+        // Signing oneself out everywhere includes this session.
+        admin.session.purge();
+        return Ok(redirect("/admin/login/"));
+    }
+    flash(
+        &admin.session,
+        "The user was signed out everywhere: staff sessions ended and API tokens issued before now are refused.",
+    );
+    Ok(redirect(&format!("/admin/users/{id}/change/")))
+}
+
+/// `POST /admin/users/{id}/unlock/`: a superuser clears the account's login lock-out.
+pub async fn unlock(
+    admin: Admin,
+    path: web::Path<String>,
+    _form: AdminForm,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    if !admin.staff.perms.superuser {
+        return Err(AdminError::Forbidden);
+    }
+    let id = parse_id(&path)?;
+    let mut conn = db::connection(&state.pool).await?;
+    let user = load_user(&mut conn, id).await?;
+    let actor = admin.staff.user.clone();
+    conn.transaction(async |conn| {
+        let cleared = staff::clear_lockout(conn, &user).await?;
+        let mut changes = Changes::default();
+        changes.mark("failed_logins", &format!("{cleared} cleared"));
+        history::write(
+            conn,
+            &actor,
+            target(&user),
+            Action::Change,
+            "Cleared login lock-out.",
+            changes.into_value(),
+        )
+        .await
+    })
+    .await?;
+    flash(&admin.session, "The login lock-out was cleared.");
+    Ok(redirect(&format!("/admin/users/{id}/change/")))
+}

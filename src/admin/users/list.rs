@@ -1,0 +1,396 @@
+//! Users list, bulk actions and CSV export.
+
+use super::*;
+
+/// Bulk actions: (value, label, permission needed).
+pub const ACTIONS: &[(&str, &str, &str)] = &[
+    ("delete", "Delete selected users", "delete"),
+    ("activate", "Activate selected users", "change"),
+    ("deactivate", "Deactivate selected users", "change"),
+    ("signout", "Sign selected users out everywhere", "change"),
+];
+
+#[derive(Template)]
+#[template(path = "admin/users/list.html")]
+struct ListPage {
+    page_title: String,
+    ctx: PageCtx,
+    params: ListParams,
+    rows: Vec<UserRow>,
+    heads: Vec<crate::admin::simple::Head>,
+    summary: String,
+    pages: Vec<PageLink>,
+    page_sizes: Vec<i64>,
+    export_url: String,
+    actions: Vec<(&'static str, &'static str)>,
+    invalid: String,
+    /// Appended to each row's change link: the list's filters, to come back to after saving.
+    row_suffix: String,
+}
+
+fn page_links(params: &ListParams, count: i64) -> Vec<PageLink> {
+    let last = ((count + params.per_page - 1) / params.per_page).max(1);
+    if last == 1 {
+        return Vec::new();
+    }
+    let mut numbers: Vec<i64> = vec![1, last];
+    numbers.extend((params.page - 2).max(1)..=(params.page + 2).min(last));
+    numbers.sort_unstable();
+    numbers.dedup();
+    numbers
+        .into_iter()
+        .map(|n| PageLink {
+            label: n.to_string(),
+            url: format!("?{}", params.query_with(&[("p", &n.to_string())])),
+            current: n == params.page,
+        })
+        .collect()
+}
+
+/// `GET /admin/users/`
+pub async fn list(
+    admin: Admin,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    admin.require(MODEL, "view")?;
+    let params = ListParams::parse(req.query_string());
+    let mut conn = db::connection(&state.pool).await?;
+    let total = table_count(&mut conn, MODEL).await?;
+    let (summary, count, rows) = conn
+        .transaction(async |conn| {
+            if params.trigram_search() {
+                // Local to this transaction: steer the planner to the trigram indexes.
+                diesel::sql_query("SET LOCAL enable_seqscan = off")
+                    .execute(conn)
+                    .await?;
+            }
+            let (summary, count, among) = if params.is_filtered() {
+                let (n, all_ids) = params.count_capped(conn, COUNT_CAP).await?;
+                let matches = if all_ids.is_some() {
+                    format!("{n} result{}", if n == 1 { "" } else { "s" })
+                } else {
+                    format!("More than {n} results")
+                };
+                (format!("{matches} ({} total)", total.display()), n, all_ids)
+            } else {
+                (format!("{} users", total.display()), total.n, None)
+            };
+            let rows = params.page_rows(conn, among.as_deref()).await?;
+            Ok::<_, diesel::result::Error>((summary, count, rows))
+        })
+        .await?;
+    let heads = COLUMNS
+        .iter()
+        .map(|(name, label)| {
+            let (arrow, next) = crate::admin::simple::sort_toggle(&params.order, name);
+            crate::admin::simple::Head {
+                label,
+                url: format!("?{}", params.query_with(&[("o", &next)])),
+                arrow,
+            }
+        })
+        .collect();
+    let actions = ACTIONS
+        .iter()
+        .filter(|(_, _, perm)| admin.ctx.can(MODEL, perm))
+        .map(|(value, label, _)| (*value, *label))
+        .collect();
+    let current = params.query_with(&[]);
+    let row_suffix = if current.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "?_changelist_filters={}",
+            url::form_urlencoded::byte_serialize(current.as_bytes()).collect::<String>()
+        )
+    };
+    page(&ListPage {
+        page_title: "Select user to change".into(),
+        row_suffix,
+        pages: page_links(&params, count),
+        export_url: format!("/admin/users/export.csv?{}", params.query_with(&[])),
+        invalid: params.invalid.join(", "),
+        rows: rows.iter().map(UserRow::from).collect(),
+        ctx: admin.ctx,
+        params,
+        heads,
+        summary,
+        page_sizes: PAGE_SIZES.to_vec(),
+        actions,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "admin/users/action_confirm.html")]
+struct ActionConfirmPage {
+    page_title: String,
+    ctx: PageCtx,
+    action: &'static str,
+    label: &'static str,
+    users: Vec<UserRow>,
+    related_articles: i64,
+}
+
+/// `POST /admin/users/`: a bulk action; the first post shows a confirmation page, the confirmed
+/// one does the work, one history row per user, all in one transaction.
+pub async fn bulk_action(
+    admin: Admin,
+    form: AdminForm,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    let form = form.0;
+    let Some(&(action, label, perm)) = ACTIONS.iter().find(|(a, _, _)| *a == form.get("action"))
+    else {
+        flash(&admin.session, "No action selected.");
+        return Ok(redirect("/admin/users/"));
+    };
+    admin.require(MODEL, perm)?;
+    let ids: Vec<Uuid> = form
+        .all("_selected_action")
+        .into_iter()
+        .filter_map(|v| Uuid::parse_str(v).ok())
+        .take(1000)
+        .collect();
+    if ids.is_empty() {
+        flash(&admin.session, crate::admin::simple::NOTHING_SELECTED);
+        return Ok(redirect("/admin/users/"));
+    }
+    let mut conn = db::connection(&state.pool).await?;
+    let me = admin.staff.user.id;
+    if form.get("confirm") != "yes" {
+        let selected: Vec<User> = users::table
+            .filter(users::id.eq_any(&ids))
+            .order(users::username.asc())
+            .select(User::as_select())
+            .load(&mut conn)
+            .await?;
+        let related_articles = if action == "delete" {
+            articles::table
+                .filter(articles::author_id.eq_any(&ids))
+                .count()
+                .get_result(&mut conn)
+                .await?
+        } else {
+            0
+        };
+        return page(&ActionConfirmPage {
+            page_title: "Are you sure?".into(),
+            ctx: admin.ctx,
+            action,
+            label,
+            users: selected.iter().map(UserRow::from).collect(),
+            related_articles,
+        });
+    }
+    let actor = admin.staff.user.clone();
+    let done = conn
+        .transaction(async |conn| apply_bulk(conn, &actor, action, &ids, me).await)
+        .await?;
+    flash(
+        &admin.session,
+        &format!(
+            "{label}: done for {done} user{}.",
+            if done == 1 { "" } else { "s" }
+        ),
+    );
+    Ok(redirect("/admin/users/"))
+}
+
+/// Applies a bulk action to `ids` (never to the acting user for delete and deactivate) and logs
+/// one row per changed user. Returns how many changed.
+pub async fn apply_bulk(
+    conn: &mut AsyncPgConnection,
+    actor: &User,
+    action: &str,
+    ids: &[Uuid],
+    me: Uuid,
+) -> QueryResult<usize> {
+    let selected: Vec<User> = users::table
+        .filter(users::id.eq_any(ids))
+        .order(users::username.asc())
+        .for_update()
+        .select(User::as_select())
+        .load(conn)
+        .await?;
+    let mut done = 0;
+    for user in selected.iter().filter(|u| may_manage(actor, u)) {
+        let mut changes = Changes::default();
+        let (log_action, message) = match action {
+            "delete" if user.id != me => {
+                history::write_deletion(
+                    conn,
+                    actor,
+                    target(user),
+                    "username",
+                    crate::admin::simple::BULK_DELETED,
+                )
+                .await?;
+                diesel::delete(users::table.find(user.id))
+                    .execute(conn)
+                    .await?;
+                done += 1;
+                continue;
+            }
+            "activate" if !user.is_active => {
+                diesel::update(users::table.find(user.id))
+                    .set(users::is_active.eq(true))
+                    .execute(conn)
+                    .await?;
+                changes.diff("is_active", false, true);
+                (Action::Bulk, "Activated (bulk action).")
+            }
+            "deactivate" if user.is_active && user.id != me => {
+                diesel::update(users::table.find(user.id))
+                    .set((
+                        users::is_active.eq(false),
+                        users::session_epoch.eq(users::session_epoch + 1),
+                    ))
+                    .execute(conn)
+                    .await?;
+                changes.diff("is_active", true, false);
+                (Action::Bulk, "Deactivated (bulk action).")
+            }
+            "signout" => {
+                let now = sign_out_everywhere(conn, user.id).await?;
+                changes.diff(
+                    "tokens_valid_after",
+                    user.tokens_valid_after.map(format_time),
+                    Some(format_time(now)),
+                );
+                (Action::Bulk, "Signed out everywhere (bulk action).")
+            }
+            _ => continue,
+        };
+        history::write(
+            conn,
+            actor,
+            target(user),
+            log_action,
+            message,
+            changes.into_value(),
+        )
+        .await?;
+        done += 1;
+    }
+    Ok(done)
+}
+
+/// Ends every session and API token of the user: staff sessions by epoch, Cognito tokens issued
+/// before now by `tokens_valid_after`.
+pub async fn sign_out_everywhere(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> QueryResult<DateTime<Utc>> {
+    let now = Utc::now();
+    diesel::update(users::table.find(id))
+        .set((
+            users::tokens_valid_after.eq(now),
+            users::session_epoch.eq(users::session_epoch + 1),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(now)
+}
+
+const EXPORT_BATCH: i64 = 1000;
+
+/// One CSV field: quoted when needed, and a leading `= + - @` defused so a spreadsheet does not
+/// run it as a formula (CSV injection).
+fn csv_field(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    };
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value
+    }
+}
+
+pub fn csv_row(u: &User) -> String {
+    let fields = [
+        u.id.to_string(),
+        u.username.clone(),
+        u.email.clone(),
+        u.first_name.clone(),
+        u.last_name.clone(),
+        u.cognito_sub.clone().unwrap_or_default(),
+        u.email_verified.to_string(),
+        u.is_active.to_string(),
+        u.is_staff.to_string(),
+        u.is_superuser.to_string(),
+        u.last_login.map(|t| t.to_rfc3339()).unwrap_or_default(),
+        u.created_at.to_rfc3339(),
+    ];
+    let mut line = fields
+        .iter()
+        .map(|f| csv_field(f))
+        .collect::<Vec<_>>()
+        .join(",");
+    line.push_str("\r\n");
+    line
+}
+
+pub const CSV_HEADER: &str = "id,username,email,first_name,last_name,cognito_sub,email_verified,\
+is_active,is_staff,is_superuser,last_login,created_at\r\n";
+
+/// `GET /admin/users/export.csv?<list filters>`: every matching user, streamed in batches by
+/// keyset, so a million rows never sit in memory at once.
+pub async fn export_csv(
+    admin: Admin,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    admin.require(MODEL, "view")?;
+    let params = ListParams::parse(req.query_string());
+    let pool = state.pool.clone();
+    // State: (after this id, finished?). The header goes out first.
+    let header = futures_util::stream::once(async {
+        Ok::<_, actix_web::Error>(web::Bytes::from_static(CSV_HEADER.as_bytes()))
+    });
+    let rows = futures_util::stream::unfold(Some(None::<Uuid>), move |cursor| {
+        let pool = pool.clone();
+        let params = params.clone();
+        async move {
+            let after = cursor?;
+            let batch = async {
+                let mut conn = db::connection(&pool).await?;
+                Ok::<_, db::DbError>(params.batch_after(&mut conn, after, EXPORT_BATCH).await?)
+            }
+            .await;
+            match batch {
+                Ok(users) if users.is_empty() => None,
+                Ok(users) => {
+                    let last = users.last().map(|u| u.id);
+                    let next = if (users.len() as i64) < EXPORT_BATCH {
+                        None
+                    } else {
+                        Some(last)
+                    };
+                    let chunk: String = users.iter().map(csv_row).collect();
+                    Some((Ok(web::Bytes::from(chunk)), next))
+                }
+                Err(e) => {
+                    // Headers are gone already: cut the stream so the file is visibly incomplete.
+                    tracing::error!(error = %e, "CSV export failed");
+                    Some((
+                        Err(actix_web::error::ErrorInternalServerError("export failed")),
+                        None,
+                    ))
+                }
+            }
+        }
+    });
+    use futures_util::StreamExt;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            "attachment; filename=\"users.csv\"",
+        ))
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .streaming(header.chain(rows)))
+}

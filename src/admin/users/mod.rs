@@ -1,0 +1,127 @@
+//! Users admin, after Django's UserAdmin: list (search, filters, sorting, paging, bulk actions),
+//! add, change (with optimistic locking), delete, history, set password, sign out everywhere.
+
+mod add;
+mod change;
+mod delete;
+mod list;
+
+pub use add::{add_page, add_submit};
+pub use change::{
+    Choice, ChoiceGroup, SaveError, UserValues, change_page, change_submit, password_summary,
+    save_user, signout, unlock,
+};
+pub use delete::{delete_page, delete_submit, history_page, password_page, password_submit};
+pub use list::{
+    ACTIONS, CSV_HEADER, apply_bulk, bulk_action, csv_row, export_csv, list, sign_out_everywhere,
+};
+
+use std::collections::HashSet;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::{DateTime, SecondsFormat, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::history::{self, Action, Changes, Target, format_time};
+use super::index::table_count;
+use super::login::{
+    FieldErrors, check_new_password, hash_blocking, password_help, set_password_logged,
+};
+use super::user_list::{COLUMNS, ListParams, PAGE_SIZES};
+use super::{Admin, AdminError, PageCtx, flash, page, redirect};
+use crate::accounts;
+use crate::auth::csrf::{AdminForm, FormData};
+use crate::auth::password::UserAttributes;
+use crate::auth::staff;
+use crate::db;
+use crate::models::{Group, NewUser, User, new_id};
+use crate::schema::{articles, groups, permissions, user_groups, user_permissions, users};
+use crate::startup::AppState;
+
+const MODEL: &str = "users";
+/// Filtered lists count matches up to this many; beyond it the page says "More than …".
+pub const COUNT_CAP: i64 = 10_000;
+const MAX_NAME_LEN: usize = 150;
+
+fn parse_id(raw: &str) -> Result<Uuid, AdminError> {
+    Uuid::parse_str(raw).map_err(|_| AdminError::NotFound)
+}
+
+async fn load_user(conn: &mut AsyncPgConnection, id: Uuid) -> Result<User, AdminError> {
+    User::find(conn, id).await?.ok_or(AdminError::NotFound)
+}
+
+/// Only superusers may act on a superuser's account: anyone else with `users.change` could
+/// otherwise set a superuser's password and log in as them (a known Django admin footgun).
+fn may_manage(actor: &User, target: &User) -> bool {
+    actor.is_superuser || !target.is_superuser
+}
+
+/// Loads a user the staff member means to change, set a password for, or delete.
+async fn load_managed(
+    conn: &mut AsyncPgConnection,
+    admin: &Admin,
+    id: Uuid,
+) -> Result<User, AdminError> {
+    let user = load_user(conn, id).await?;
+    if may_manage(&admin.staff.user, &user) {
+        Ok(user)
+    } else {
+        Err(AdminError::Forbidden)
+    }
+}
+
+fn target(user: &User) -> Target<'_> {
+    Target {
+        object_type: MODEL,
+        id: user.id,
+        repr: &user.username,
+    }
+}
+
+pub struct UserRow {
+    pub id: Uuid,
+    pub username: String,
+    pub email: String,
+    pub is_staff: bool,
+    pub is_active: bool,
+    pub source: &'static str,
+    pub created: String,
+}
+
+impl From<&User> for UserRow {
+    fn from(u: &User) -> Self {
+        UserRow {
+            id: u.id,
+            username: u.username.clone(),
+            email: u.email.clone(),
+            is_staff: u.is_staff,
+            is_active: u.is_active,
+            source: if u.cognito_sub.is_some() {
+                "Cognito"
+            } else {
+                "local"
+            },
+            created: u.created_at.format("%Y-%m-%d %H:%M").to_string(),
+        }
+    }
+}
+
+pub struct PageLink {
+    pub label: String,
+    pub url: String,
+    pub current: bool,
+}
+
+fn after_save(form: &FormData, id: Uuid) -> String {
+    if form.has("_addanother") {
+        "/admin/users/add/".into()
+    } else if form.has("_continue") {
+        format!("/admin/users/{id}/change/")
+    } else {
+        "/admin/users/".into()
+    }
+}
