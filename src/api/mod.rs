@@ -23,6 +23,7 @@ use crate::auth::cognito::require_cognito_user;
 use crate::error::ApiError;
 
 pub mod articles;
+pub mod docs;
 pub mod hooks;
 pub mod input;
 pub mod logout;
@@ -121,6 +122,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// The document, the route table for 405s, both computed once at start.
 pub struct ApiSpec {
     pub json: String,
+    /// The same document as a page (`/api/docs`), rendered once.
+    pub html: String,
     routes: Vec<(Vec<String>, Vec<Method>)>,
 }
 
@@ -151,10 +154,11 @@ impl ApiSpec {
                 (segments, methods)
             })
             .collect();
-        ApiSpec {
-            json: doc.to_json().unwrap_or_else(|_| "{}".into()),
-            routes,
-        }
+        let json = doc.to_json().unwrap_or_else(|_| "{}".into());
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+        let html = askama::Template::render(&docs::ApiDocs::from_openapi(&value))
+            .unwrap_or_else(|e| format!("the API documentation failed to render: {e}"));
+        ApiSpec { json, html, routes }
     }
 
     /// The methods a path supports, if it is an API path at all.
@@ -196,6 +200,14 @@ pub async fn openapi_json(spec: web::Data<ApiSpec>) -> HttpResponse {
         .content_type("application/json")
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
         .body(spec.json.clone())
+}
+
+/// `GET /api/docs` (public): the document as a page.
+pub async fn docs_html(spec: web::Data<ApiSpec>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .body(spec.html.clone())
 }
 
 #[cfg(test)]

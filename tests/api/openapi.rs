@@ -87,3 +87,31 @@ async fn the_document_lists_every_route_with_its_security_and_errors() {
         }
     }
 }
+
+#[actix_web::test]
+async fn the_docs_page_shows_every_operation_without_script() {
+    let jwks = JwksServer::start(&[access_key()]).await;
+    let app = spawn_api(&jwks, &[]).await;
+
+    let response = app.get("/api/docs").await;
+
+    assert_eq!(response.status(), 200, "public");
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = response.text().await.unwrap();
+    for expected in [
+        "GET /api/v1/me",
+        "PATCH /api/v1/articles/{id}",
+        "POST /api/v1/hooks/cognito/post-confirmation",
+        "id=\"schema-ArticleOut\"",
+        "id=\"schema-ErrorBody\"",
+        "precondition_failed",
+    ] {
+        assert!(html.contains(expected), "{expected}");
+    }
+    assert!(!html.contains("<script>"), "no inline script");
+}
