@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::history::{self, Action, Changes, Target};
 use super::login::FieldErrors;
 use super::simple::{
-    self, BULK_DELETED, DeleteConfirmPage, ObjectListPage, PER_PAGE, Row, SimpleParams,
+    self, BulkKind, DeleteConfirmPage, ObjectListPage, PER_PAGE, Row, Selected, SimpleParams,
     like_escape, like_pattern,
 };
 use super::{Admin, AdminError, PageCtx, flash, page, redirect};
@@ -387,18 +387,13 @@ pub async fn delete_submit(
     let id = parse_id(&path)?;
     let mut conn = db::connection(&state.pool).await?;
     let (article, _) = load_article(&mut conn, id).await?;
-    let actor = admin.staff.user.clone();
-    conn.transaction(async |conn| {
-        let target = Target {
-            object_type: MODEL,
-            id,
-            repr: &article.name,
-        };
-        history::write_deletion(conn, &actor, target, "name", "Deleted.").await?;
-        diesel::delete(articles::table.find(id))
-            .execute(conn)
-            .await?;
-        Ok::<_, diesel::result::Error>(())
+    let target = Target {
+        object_type: MODEL,
+        id,
+        repr: &article.name,
+    };
+    history::delete_logged(&mut conn, &admin.staff.user, target, "name", |conn, id| {
+        diesel::delete(articles::table.find(id)).execute(conn)
     })
     .await?;
     flash(
@@ -428,49 +423,35 @@ pub async fn bulk_delete(
     form: AdminForm,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
-    admin.require(MODEL, "delete")?;
-    let ids = simple::selected_ids(&form.0);
-    if ids.is_empty() {
-        flash(&admin.session, simple::NOTHING_SELECTED);
-        return Ok(redirect("/admin/articles/"));
-    }
-    let mut conn = db::connection(&state.pool).await?;
-    let selected: Vec<(Article, String)> = articles::table
-        .inner_join(users::table)
-        .filter(articles::id.eq_any(&ids))
-        .order(articles::name.asc())
-        .select((Article::as_select(), users::username))
-        .load(&mut conn)
-        .await?;
-    if form.0.get("confirm") != "yes" {
-        return page(&simple::BulkDeleteConfirmPage {
-            page_title: "Are you sure?".into(),
-            ctx: admin.ctx,
-            kind_plural: "articles",
-            items: selected
+    let kind = BulkKind {
+        model: MODEL,
+        singular: "article",
+        plural: "articles",
+        list_url: "/admin/articles/",
+    };
+    simple::bulk_delete(
+        admin,
+        &form.0,
+        &state,
+        kind,
+        async |conn: &mut AsyncPgConnection, ids: &[Uuid]| {
+            let rows: Vec<(Article, String)> = articles::table
+                .inner_join(users::table)
+                .filter(articles::id.eq_any(ids))
+                .order(articles::name.asc())
+                .select((Article::as_select(), users::username))
+                .load(conn)
+                .await?;
+            Ok(rows
                 .into_iter()
-                .map(|(a, author)| (a.id, format!("{} (by {author})", a.name)))
-                .collect(),
-            action_url: "/admin/articles/",
-        });
-    }
-    let actor = admin.staff.user.clone();
-    let done = conn
-        .transaction(async |conn| {
-            let objects: Vec<(Uuid, &str)> = selected
-                .iter()
-                .map(|(a, _)| (a.id, a.name.as_str()))
-                .collect();
-            history::write_deletions(conn, &actor, MODEL, "name", &objects, BULK_DELETED).await?;
-            let ids: Vec<Uuid> = objects.iter().map(|(id, _)| *id).collect();
-            diesel::delete(articles::table.filter(articles::id.eq_any(ids)))
-                .execute(conn)
-                .await
-        })
-        .await?;
-    flash(
-        &admin.session,
-        &format!("Successfully deleted {done} article(s)."),
-    );
-    Ok(redirect("/admin/articles/"))
+                .map(|(a, author)| Selected {
+                    id: a.id,
+                    label: format!("{} (by {author})", a.name),
+                    name: a.name,
+                })
+                .collect())
+        },
+        |conn, ids| diesel::delete(articles::table.filter(articles::id.eq_any(ids))).execute(conn),
+    )
+    .await
 }

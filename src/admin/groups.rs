@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::history::{self, Action, Changes, Target};
 use super::simple::{
-    self, BULK_DELETED, DeleteConfirmPage, ObjectListPage, PER_PAGE, Row, SimpleParams,
+    self, BulkKind, DeleteConfirmPage, ObjectListPage, PER_PAGE, Row, Selected, SimpleParams,
     like_pattern,
 };
 use super::users::ChoiceGroup;
@@ -419,16 +419,13 @@ pub async fn delete_submit(
     let id = parse_id(&path)?;
     let mut conn = db::connection(&state.pool).await?;
     let group = load_group(&mut conn, id).await?;
-    let actor = admin.staff.user.clone();
-    conn.transaction(async |conn| {
-        let target = Target {
-            object_type: MODEL,
-            id,
-            repr: &group.name,
-        };
-        history::write_deletion(conn, &actor, target, "name", "Deleted.").await?;
-        diesel::delete(groups::table.find(id)).execute(conn).await?;
-        Ok::<_, diesel::result::Error>(())
+    let target = Target {
+        object_type: MODEL,
+        id,
+        repr: &group.name,
+    };
+    history::delete_logged(&mut conn, &admin.staff.user, target, "name", |conn, id| {
+        diesel::delete(groups::table.find(id)).execute(conn)
     })
     .await?;
     flash(
@@ -458,43 +455,34 @@ pub async fn bulk_delete(
     form: AdminForm,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
-    admin.require(MODEL, "delete")?;
-    let ids = simple::selected_ids(&form.0);
-    if ids.is_empty() {
-        flash(&admin.session, simple::NOTHING_SELECTED);
-        return Ok(redirect("/admin/groups/"));
-    }
-    let mut conn = db::connection(&state.pool).await?;
-    let selected: Vec<Group> = groups::table
-        .filter(groups::id.eq_any(&ids))
-        .order(groups::name.asc())
-        .select(Group::as_select())
-        .load(&mut conn)
-        .await?;
-    if form.0.get("confirm") != "yes" {
-        return page(&simple::BulkDeleteConfirmPage {
-            page_title: "Are you sure?".into(),
-            ctx: admin.ctx,
-            kind_plural: "groups",
-            items: selected.into_iter().map(|g| (g.id, g.name)).collect(),
-            action_url: "/admin/groups/",
-        });
-    }
-    let actor = admin.staff.user.clone();
-    let done = conn
-        .transaction(async |conn| {
-            let objects: Vec<(Uuid, &str)> =
-                selected.iter().map(|g| (g.id, g.name.as_str())).collect();
-            history::write_deletions(conn, &actor, MODEL, "name", &objects, BULK_DELETED).await?;
-            let ids: Vec<Uuid> = objects.iter().map(|(id, _)| *id).collect();
-            diesel::delete(groups::table.filter(groups::id.eq_any(ids)))
-                .execute(conn)
-                .await
-        })
-        .await?;
-    flash(
-        &admin.session,
-        &format!("Successfully deleted {done} group(s)."),
-    );
-    Ok(redirect("/admin/groups/"))
+    let kind = BulkKind {
+        model: MODEL,
+        singular: "group",
+        plural: "groups",
+        list_url: "/admin/groups/",
+    };
+    simple::bulk_delete(
+        admin,
+        &form.0,
+        &state,
+        kind,
+        async |conn: &mut AsyncPgConnection, ids: &[Uuid]| {
+            let rows: Vec<Group> = groups::table
+                .filter(groups::id.eq_any(ids))
+                .order(groups::name.asc())
+                .select(Group::as_select())
+                .load(conn)
+                .await?;
+            Ok(rows
+                .into_iter()
+                .map(|g| Selected {
+                    id: g.id,
+                    label: g.name.clone(),
+                    name: g.name,
+                })
+                .collect())
+        },
+        |conn, ids| diesel::delete(groups::table.filter(groups::id.eq_any(ids))).execute(conn),
+    )
+    .await
 }

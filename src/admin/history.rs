@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use futures_util::future::BoxFuture;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -68,6 +69,7 @@ impl Action {
 }
 
 /// The object a log row is about.
+#[derive(Clone, Copy)]
 pub struct Target<'a> {
     pub object_type: &'a str,
     pub id: Uuid,
@@ -251,6 +253,23 @@ pub async fn write_deletion(
         message,
         changes.into_value(),
     )
+    .await
+}
+
+/// Deletes one object and logs it, in one transaction. `delete` removes the row by id; a plain fn
+/// returning a boxed future, because the transaction needs a `Send` future.
+pub async fn delete_logged(
+    conn: &mut AsyncPgConnection,
+    actor: &User,
+    target: Target<'_>,
+    field: &str,
+    delete: for<'c> fn(&'c mut AsyncPgConnection, Uuid) -> BoxFuture<'c, QueryResult<usize>>,
+) -> QueryResult<()> {
+    conn.transaction(async |conn| {
+        write_deletion(conn, actor, target, field, "Deleted.").await?;
+        delete(conn, target.id).await?;
+        Ok(())
+    })
     .await
 }
 

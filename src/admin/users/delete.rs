@@ -75,12 +75,13 @@ pub async fn delete_submit(
     }
     let mut conn = db::connection(&state.pool).await?;
     let user = load_managed(&mut conn, &admin, id).await?;
-    let actor = admin.staff.user.clone();
-    conn.transaction(async |conn| {
-        history::write_deletion(conn, &actor, target(&user), "username", "Deleted.").await?;
-        diesel::delete(users::table.find(id)).execute(conn).await?;
-        Ok::<_, diesel::result::Error>(())
-    })
+    history::delete_logged(
+        &mut conn,
+        &admin.staff.user,
+        target(&user),
+        "username",
+        |conn, id| diesel::delete(users::table.find(id)).execute(conn),
+    )
     .await?;
     flash(
         &admin.session,
