@@ -134,6 +134,18 @@ pub async fn ping(pool: &Pool, timeout: Duration) -> Result<(), DbError> {
     }
 }
 
+/// `word` with LIKE's special characters escaped: matched literally.
+pub fn like_escape(word: &str) -> String {
+    word.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// `%word%` for ILIKE: contains `word`, literally.
+pub fn like_pattern(word: &str) -> String {
+    format!("%{}%", like_escape(word))
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct MigrationError(String);
@@ -237,4 +249,15 @@ pub fn migration_status(url: &str) -> Result<Vec<(String, bool)>, MigrationError
             })
             .collect())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_metacharacters_are_literal() {
+        assert_eq!(like_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
+        assert_eq!(like_escape("a_b"), "a\\_b");
+    }
 }

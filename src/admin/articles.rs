@@ -10,7 +10,6 @@ use super::history::{self, Action, Changes, Target};
 use super::login::FieldErrors;
 use super::simple::{
     self, BulkKind, DeleteConfirmPage, ObjectListPage, PER_PAGE, Row, Selected, SimpleParams,
-    like_escape, like_pattern,
 };
 use super::{Admin, AdminError, PageCtx, flash, page, redirect};
 use crate::auth::csrf::{AdminForm, FormData};
@@ -69,11 +68,11 @@ pub async fn list(
     let filtered = || {
         let mut q = articles::table.inner_join(users::table).into_boxed();
         for word in params.q.split_whitespace().take(8) {
-            q = q.filter(articles::name.ilike(like_pattern(word)));
+            q = q.filter(articles::name.ilike(db::like_pattern(word)));
         }
         if !params.filter.is_empty() {
             // ILIKE without wildcards: the author's username in any case.
-            q = q.filter(users::username.ilike(like_escape(&params.filter)));
+            q = q.filter(users::username.ilike(db::like_escape(&params.filter)));
         }
         q
     };

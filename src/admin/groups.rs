@@ -11,7 +11,6 @@ use uuid::Uuid;
 use super::history::{self, Action, Changes, Target};
 use super::simple::{
     self, BulkKind, DeleteConfirmPage, ObjectListPage, PER_PAGE, Row, Selected, SimpleParams,
-    like_pattern,
 };
 use super::users::ChoiceGroup;
 use super::{Admin, AdminError, PageCtx, flash, page, redirect};
@@ -50,7 +49,7 @@ pub async fn list(
     let filtered = || {
         let mut q = groups::table.into_boxed();
         for word in params.q.split_whitespace().take(8) {
-            q = q.filter(groups::name.ilike(like_pattern(word)));
+            q = q.filter(groups::name.ilike(db::like_pattern(word)));
         }
         q
     };

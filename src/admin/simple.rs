@@ -207,18 +207,6 @@ pub async fn permission_choices(
         .collect())
 }
 
-/// `word` with LIKE's special characters escaped: matched literally.
-pub fn like_escape(word: &str) -> String {
-    word.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
-
-/// `%word%` for ILIKE: contains `word`, literally.
-pub fn like_pattern(word: &str) -> String {
-    format!("%{}%", like_escape(word))
-}
-
 #[derive(Template)]
 #[template(path = "admin/bulk_delete_confirm.html")]
 pub struct BulkDeleteConfirmPage {

@@ -218,7 +218,7 @@ impl ListParams {
         let mut query = users::table.into_boxed();
         for word in self.q.split_whitespace().take(MAX_WORDS) {
             // Every word must match one of the fields (Django's search rule).
-            let pattern = super::simple::like_pattern(word);
+            let pattern = crate::db::like_pattern(word);
             query = query.filter(
                 users::username
                     .ilike(pattern.clone())

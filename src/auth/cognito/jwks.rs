@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
@@ -65,7 +64,6 @@ pub struct JwksCache {
     fetch: tokio::sync::Mutex<FetchState>,
     /// Kept apart from `fetch` so `/readyz` can read it while a fetch is under way.
     last_error: std::sync::Mutex<Option<String>>,
-    fetches: AtomicU64,
 }
 
 #[derive(Deserialize)]
@@ -104,17 +102,7 @@ impl JwksCache {
             keys: ArcSwap::from_pointee(KeySet::default()),
             fetch: tokio::sync::Mutex::new(FetchState::default()),
             last_error: std::sync::Mutex::new(None),
-            fetches: AtomicU64::new(0),
         })
-    }
-
-    pub fn is_loaded(&self) -> bool {
-        self.keys.load().loaded_at.is_some()
-    }
-
-    /// Fetches made so far (successful or not).
-    pub fn fetch_count(&self) -> u64 {
-        self.fetches.load(Ordering::Relaxed)
     }
 
     pub fn status(&self) -> Status {
@@ -190,7 +178,6 @@ impl JwksCache {
 
     /// Fetches and swaps the key set; the caller holds the `fetch` lock.
     async fn refresh_locked(&self) -> Result<usize, String> {
-        self.fetches.fetch_add(1, Ordering::Relaxed);
         let outcome = match self.fetch_keys().await {
             Ok(keys) => {
                 let count = keys.len();

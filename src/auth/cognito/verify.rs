@@ -5,7 +5,6 @@
 //! struct) → `token_use` → `client_id`/`aud`. Nothing in the header is ever fetched.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -143,10 +142,6 @@ impl Verifier {
 
     pub fn jwks(&self) -> &Arc<JwksCache> {
         &self.jwks
-    }
-
-    pub fn leeway(&self) -> Duration {
-        self.settings.leeway
     }
 
     pub async fn verify(&self, token: &str) -> Result<Claims, AuthError> {
