@@ -230,3 +230,14 @@ async fn without_a_secret_the_hook_does_not_exist() {
 
     assert_eq!((status, actual.as_str()), (404, "not_found"));
 }
+
+#[actix_web::test]
+async fn an_oversized_event_is_refused_before_any_check() {
+    let (_jwks, app) = hook_app().await;
+    let body = vec![b' '; 70 * 1024];
+
+    let (status, actual) =
+        code(deliver(&app, &body, Some(&signature(SECRET, now(), &body))).await).await;
+
+    assert_eq!((status, actual.as_str()), (413, "payload_too_large"));
+}

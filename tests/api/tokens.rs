@@ -866,3 +866,20 @@ async fn a_database_outage_is_503_database_unavailable_never_500() {
     let (status, code, _) = refusal(response).await;
     assert_eq!((status, code.as_str()), (503, "database_unavailable"));
 }
+
+#[actix_web::test]
+async fn logout_refuses_a_token_that_names_no_sign_in() {
+    let jwks = JwksServer::start(&[access_key()]).await;
+    let app = spawn_api(&jwks, &[]).await;
+    let mut claims = access_claims(&new_sub(), "u");
+    let obj = claims.as_object_mut().unwrap();
+    obj.remove("jti");
+    obj.remove("origin_jti");
+    let token = access_key().sign(&claims);
+    assert_eq!(app.me(&token).await.status(), 200, "still a valid token");
+
+    let (status, code, _) = refusal(app.post_with_token("/api/v1/logout", &token).await).await;
+
+    assert_eq!((status, code.as_str()), (401, "invalid_claims"));
+    assert_eq!(app.me(&token).await.status(), 200, "nothing was revoked");
+}
