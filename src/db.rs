@@ -43,13 +43,30 @@ impl DbError {
         match self {
             DbError::Unavailable(_) => true,
             DbError::Query(diesel::result::Error::DatabaseError(kind, info)) => {
-                matches!(kind, diesel::result::DatabaseErrorKind::ClosedConnection)
-                    || info.message().contains("connection closed")
+                use diesel::result::DatabaseErrorKind::{ClosedConnection, UnableToSendCommand};
+                // Errors without an SQLSTATE (socket closed, I/O) come as `UnableToSendCommand`;
+                // a restarting server sends SQLSTATE class 57P, which diesel does not map, so its
+                // messages are recognised instead.
+                matches!(kind, ClosedConnection | UnableToSendCommand)
+                    || SERVER_GOING_AWAY
+                        .iter()
+                        .any(|m| info.message().contains(m))
             }
             DbError::Query(_) => false,
         }
     }
 }
+
+/// Messages of SQLSTATE 57P01–57P03 and 53300: the server is stopping, starting or full.
+const SERVER_GOING_AWAY: &[&str] = &[
+    "connection closed",
+    "terminating connection due to",
+    "the database system is shutting down",
+    "the database system is starting up",
+    "the database system is in recovery mode",
+    "too many clients already",
+    "remaining connection slots are reserved",
+];
 
 /// Connection parameters beyond the URL: an application name for `pg_stat_activity`, a connect
 /// timeout, and a statement timeout so one slow query cannot pin a pooled connection forever.
@@ -259,5 +276,34 @@ mod tests {
     fn like_metacharacters_are_literal() {
         assert_eq!(like_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
         assert_eq!(like_escape("a_b"), "a\\_b");
+    }
+
+    fn db_error(kind: diesel::result::DatabaseErrorKind, message: &str) -> DbError {
+        DbError::Query(diesel::result::Error::DatabaseError(
+            kind,
+            Box::new(message.to_owned()),
+        ))
+    }
+
+    #[test]
+    fn a_restarting_server_is_unavailable_not_a_fault() {
+        use diesel::result::DatabaseErrorKind::*;
+        for (kind, message) in [
+            (Unknown, "terminating connection due to administrator command"),
+            (Unknown, "the database system is shutting down"),
+            (Unknown, "the database system is starting up"),
+            (UnableToSendCommand, "error communicating with the server: Broken pipe"),
+            (ClosedConnection, "closed"),
+        ] {
+            assert!(db_error(kind, message).is_unavailable(), "{message}");
+        }
+        assert!(DbError::Unavailable("pool timed out".into()).is_unavailable());
+        for (kind, message) in [
+            (UniqueViolation, "duplicate key value violates unique constraint"),
+            (Unknown, "syntax error at or near \"SELEC\""),
+        ] {
+            assert!(!db_error(kind, message).is_unavailable(), "{message}");
+        }
+        assert!(!DbError::Query(diesel::result::Error::NotFound).is_unavailable());
     }
 }
