@@ -3,7 +3,9 @@
 //! Reads are lock-free (`ArcSwap`): a request with a known `kid` never waits. A request with an
 //! unknown `kid` may cause one refetch, shared by every request that asks at the same time
 //! (single-flight behind a mutex) and at most one per `min_refetch` (a flood of random kids cannot
-//! turn into a flood of fetches). A failed fetch keeps the keys already held.
+//! turn into a flood of fetches). A failed fetch keeps the keys already held. A request waits at
+//! most [`KID_WAIT`] for that refetch: a slow JWKS costs new kids a prompt 503, not a hang, while
+//! the fetch itself runs on to completion for the requests that come after.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,6 +22,8 @@ use url::Url;
 pub const MAX_JWKS_BYTES: usize = 64 * 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const TOTAL_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a request with an unknown kid waits for the refetch before answering 503.
+pub const KID_WAIT: Duration = Duration::from_secs(1);
 const MIN_RSA_BITS: usize = 2048;
 /// aws-lc verifies RSA PKCS#1 signatures for 2048–8192-bit moduli only.
 const MAX_RSA_BITS: usize = 8192;
@@ -61,7 +65,8 @@ pub struct JwksCache {
     client: reqwest::Client,
     min_refetch: Duration,
     keys: ArcSwap<KeySet>,
-    fetch: tokio::sync::Mutex<FetchState>,
+    /// Held for the whole of a fetch; owned guards let a fetch outlive the request that began it.
+    fetch: Arc<tokio::sync::Mutex<FetchState>>,
     /// Kept apart from `fetch` so `/readyz` can read it while a fetch is under way.
     last_error: std::sync::Mutex<Option<String>>,
 }
@@ -100,7 +105,7 @@ impl JwksCache {
             client,
             min_refetch,
             keys: ArcSwap::from_pointee(KeySet::default()),
-            fetch: tokio::sync::Mutex::new(FetchState::default()),
+            fetch: Arc::new(tokio::sync::Mutex::new(FetchState::default())),
             last_error: std::sync::Mutex::new(None),
         })
     }
@@ -115,7 +120,7 @@ impl JwksCache {
     }
 
     /// The key for `kid`, refetching the JWKS once if it is unknown (see the module docs).
-    pub async fn key(&self, kid: &str) -> Lookup {
+    pub async fn key(self: &Arc<Self>, kid: &str) -> Lookup {
         let current = self.keys.load();
         if let Some(key) = current.keys.get(kid) {
             return Lookup::Found(key.clone());
@@ -127,8 +132,15 @@ impl JwksCache {
         }
         let seen = current.generation;
         drop(current);
+        // Only waiters are dropped on timeout, never the fetch: a waiter holds no task, so a
+        // flood of unknown kids during a slow fetch costs no more than the requests themselves.
+        tokio::time::timeout(KID_WAIT, self.refetch_for(kid, seen))
+            .await
+            .unwrap_or(Lookup::Unavailable)
+    }
 
-        let mut state = self.fetch.lock().await;
+    async fn refetch_for(self: &Arc<Self>, kid: &str, seen: u64) -> Lookup {
+        let mut state = self.fetch.clone().lock_owned().await;
         let current = self.keys.load();
         if current.generation != seen {
             // Fetched while we waited for the lock.
@@ -145,11 +157,15 @@ impl JwksCache {
         }
         drop(current);
         state.last_refetch = Some(Instant::now());
-        let result = self.refresh_locked().await;
-        state.last_refetch_failed = result.is_err();
-        match result {
-            Ok(_) => lookup(&self.keys.load(), kid),
-            Err(_) => Lookup::Unavailable,
+        let cache = Arc::clone(self);
+        let fetch = tokio::spawn(async move {
+            let ok = cache.refresh_locked().await.is_ok();
+            state.last_refetch_failed = !ok;
+            ok
+        });
+        match fetch.await {
+            Ok(true) => lookup(&self.keys.load(), kid),
+            _ => Lookup::Unavailable,
         }
     }
 
