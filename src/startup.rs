@@ -6,7 +6,6 @@ use std::sync::Arc;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
-use tracing_actix_web::TracingLogger;
 use utoipa_actix_web::AppExt;
 
 use crate::admin;
@@ -94,8 +93,7 @@ fn run(listener: TcpListener, settings: Arc<Settings>, pool: Pool) -> std::io::R
             .app_data(state.clone())
             .app_data(spec.clone())
             .wrap(security_headers(&app_settings))
-            .wrap(from_fn(telemetry::request_middleware))
-            .wrap(TracingLogger::default());
+            .wrap(from_fn(telemetry::request_middleware));
         // The API goes through utoipa-actix-web (documented as registered); the document itself
         // was built once, above.
         let (app, _) = app

@@ -1,22 +1,26 @@
-//! Logging setup and the per-request id.
+//! Logging setup, the per-request id and span, and the access log.
 
-use actix_web::HttpMessage;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use tracing_actix_web::RequestId;
+use tracing::Instrument;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
-const DEFAULT_FILTER: &str = "info";
+/// The access log (one line per request, target `gatehouse::access`) is off by default, as in
+/// gunicorn: at thousands of requests per second it would cost more than the request itself.
+/// Failed and slow requests are still logged. `RUST_LOG=info` turns it on.
+const DEFAULT_FILTER: &str = "info,gatehouse::access=warn";
+/// Requests slower than this are logged at warn, so they show in the default log.
+const SLOW_REQUEST: Duration = Duration::from_secs(1);
 pub static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Installs the global subscriber, writing to stderr (stdout stays clean for CLI output).
-/// `RUST_LOG` overrides the default `info` filter. Safe to call more than once.
+/// `RUST_LOG` overrides the default filter. Safe to call more than once.
 pub fn init(format: LogFormat) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
@@ -38,33 +42,40 @@ pub fn current_request_id() -> Option<uuid::Uuid> {
     CURRENT_REQUEST_ID.try_with(|id| *id).ok()
 }
 
-/// Runs inside `TracingLogger`'s request span (which assigns the id and must wrap this):
-/// makes the request id visible to error bodies, returns it in `X-Request-Id` so a client report
-/// can be matched to the logs, and writes one log line per request with status and latency.
+/// The outermost middleware: gives the request an id (UUIDv7, visible to error bodies and
+/// returned in `X-Request-Id` so a client report can be matched to the logs), runs it inside a
+/// span carrying that id, and writes the access log line.
 pub async fn request_middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
-    let id = req
-        .extensions()
-        .get::<RequestId>()
-        .map(|id| **id)
-        .unwrap_or_else(uuid::Uuid::now_v7);
-    // Probes hit every few seconds; keep them out of the default log level.
+    let id = uuid::Uuid::now_v7();
+    let span = tracing::info_span!("request", request_id = %id);
+    // Probes hit every few seconds; keep them out of the access log unless they fail.
     let probe = matches!(req.path(), "/healthz" | "/readyz");
-    let mut response = CURRENT_REQUEST_ID.scope(id, next.call(req)).await?;
+    // Inner middleware answers refusals as responses (see the API guard), so they too get the id
+    // header and a log line; an `Err` here is actix's own and leaves through its error path.
+    let mut response = CURRENT_REQUEST_ID
+        .scope(id, next.call(req))
+        .instrument(span.clone())
+        .await?;
     if let Ok(value) = HeaderValue::from_str(&id.to_string()) {
         response
             .headers_mut()
             .insert(REQUEST_ID_HEADER.clone(), value);
     }
     let status = response.status().as_u16();
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    if probe {
-        tracing::debug!(status, latency_ms, "request completed");
+    let elapsed = started.elapsed();
+    let _entered = span.enter();
+    let (method, path) = (response.request().method(), response.request().path());
+    let latency_ms = elapsed.as_secs_f64() * 1000.0;
+    if status >= 500 || elapsed >= SLOW_REQUEST {
+        tracing::warn!(target: "gatehouse::access", %method, path, status, latency_ms, "request completed");
+    } else if probe {
+        tracing::debug!(target: "gatehouse::access", %method, path, status, latency_ms, "request completed");
     } else {
-        tracing::info!(status, latency_ms, "request completed");
+        tracing::info!(target: "gatehouse::access", %method, path, status, latency_ms, "request completed");
     }
     Ok(response)
 }

@@ -4,7 +4,7 @@
 use std::future::{Ready, ready};
 use std::sync::Arc;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::middleware::Next;
@@ -72,10 +72,15 @@ impl FromRequest for CognitoUser {
 pub async fn require_cognito_user(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let user = authenticate(req.request()).await.map_err(refused)?;
-    req.extensions_mut().insert(user);
-    next.call(req).await
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    match authenticate(req.request()).await {
+        Ok(user) => {
+            req.extensions_mut().insert(user);
+            Ok(next.call(req).await?.map_into_left_body())
+        }
+        // Answered here rather than raised, so the outer middleware sees a response it can tag.
+        Err(e) => Ok(req.error_response(refused(e)).map_into_right_body()),
+    }
 }
 
 /// Logs why (never the token) and turns the refusal into the API error response.
