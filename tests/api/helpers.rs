@@ -160,6 +160,11 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     let db = TestDb::migrated().await;
     let settings = test_settings(&db.url, overrides);
+    spawn_app_on(db, settings)
+}
+
+/// The app with settings of the test's own making for `db` (e.g. reaching it through a proxy).
+pub fn spawn_app_on(db: TestDb, settings: Settings) -> TestApp {
     let pool = db::build_pool(&settings.database);
     let app = Application::build(settings, pool.clone()).expect("bind 127.0.0.1:0");
     let address = format!("http://127.0.0.1:{}", app.port());

@@ -11,6 +11,7 @@ mod browser;
 mod cli;
 mod cognito;
 mod docs;
+mod faults;
 mod fuzz;
 mod health;
 mod helpers;
