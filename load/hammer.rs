@@ -41,7 +41,15 @@ async fn main() -> std::io::Result<()> {
                         Err(e) => {
                             // Back off a little so a refused port does not spin the loop.
                             tokio::time::sleep(Duration::from_millis(5)).await;
-                            (0, if e.is_connect() { "connect" } else { "transport" }.into())
+                            (
+                                0,
+                                if e.is_connect() {
+                                    "connect"
+                                } else {
+                                    "transport"
+                                }
+                                .into(),
+                            )
                         }
                     };
                     lines.push(format!(

@@ -81,8 +81,8 @@ async fn main() -> std::io::Result<()> {
         .await
         .map_err(std::io::Error::other)?;
     let jwks: JwkSet = serde_json::from_slice(&body)?;
-    let jwk = <[_]>::first(&jwks.keys)
-        .ok_or_else(|| std::io::Error::other("the JWKS has no key"))?;
+    let jwk =
+        <[_]>::first(&jwks.keys).ok_or_else(|| std::io::Error::other("the JWKS has no key"))?;
     let key = DecodingKey::from_jwk(jwk).map_err(std::io::Error::other)?;
     let mut validation = Validation::new(Algorithm::RS256);
     validation.set_issuer(&cognito.issuers);

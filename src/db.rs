@@ -48,9 +48,7 @@ impl DbError {
                 // a restarting server sends SQLSTATE class 57P, which diesel does not map, so its
                 // messages are recognised instead.
                 matches!(kind, ClosedConnection | UnableToSendCommand)
-                    || SERVER_GOING_AWAY
-                        .iter()
-                        .any(|m| info.message().contains(m))
+                    || SERVER_GOING_AWAY.iter().any(|m| info.message().contains(m))
             }
             DbError::Query(_) => false,
         }
@@ -289,17 +287,26 @@ mod tests {
     fn a_restarting_server_is_unavailable_not_a_fault() {
         use diesel::result::DatabaseErrorKind::*;
         for (kind, message) in [
-            (Unknown, "terminating connection due to administrator command"),
+            (
+                Unknown,
+                "terminating connection due to administrator command",
+            ),
             (Unknown, "the database system is shutting down"),
             (Unknown, "the database system is starting up"),
-            (UnableToSendCommand, "error communicating with the server: Broken pipe"),
+            (
+                UnableToSendCommand,
+                "error communicating with the server: Broken pipe",
+            ),
             (ClosedConnection, "closed"),
         ] {
             assert!(db_error(kind, message).is_unavailable(), "{message}");
         }
         assert!(DbError::Unavailable("pool timed out".into()).is_unavailable());
         for (kind, message) in [
-            (UniqueViolation, "duplicate key value violates unique constraint"),
+            (
+                UniqueViolation,
+                "duplicate key value violates unique constraint",
+            ),
             (Unknown, "syntax error at or near \"SELEC\""),
         ] {
             assert!(!db_error(kind, message).is_unavailable(), "{message}");

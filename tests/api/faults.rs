@@ -148,7 +148,10 @@ async fn a_database_outage_answers_503_promptly_and_service_returns_by_itself() 
                 other => panic!("status {other} ({code}) during the outage"),
             }
             // Bounded by the pool's wait (2 s in tests): a dead database never hangs a request.
-            assert!(elapsed < Duration::from_secs(3), "a request took {elapsed:?}");
+            assert!(
+                elapsed < Duration::from_secs(3),
+                "a request took {elapsed:?}"
+            );
         }
     }
     assert!(unavailable > 0, "the load saw the outage");
@@ -168,10 +171,18 @@ async fn a_failing_huge_or_slow_jwks_costs_new_kids_a_prompt_503_and_cached_keys
     assert_eq!(app.me(&known).await.status(), 200);
     jwks.set_status(200);
 
-    for garbage in ["<html>502 Bad Gateway</html>", "{\"keys\": 7}", "\u{0}\u{1}\u{2}"] {
+    for garbage in [
+        "<html>502 Bad Gateway</html>",
+        "{\"keys\": 7}",
+        "\u{0}\u{1}\u{2}",
+    ] {
         jwks.set_body(garbage);
         let (status, code, _) = refusal(app.me(&new_kid).await).await;
-        assert_eq!((status, code.as_str()), (503, "jwks_unavailable"), "{garbage}");
+        assert_eq!(
+            (status, code.as_str()),
+            (503, "jwks_unavailable"),
+            "{garbage}"
+        );
         assert_eq!(app.me(&known).await.status(), 200);
     }
 
