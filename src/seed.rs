@@ -200,7 +200,7 @@ pub async fn seed_users(
             let existing = seeded_count(conn, n).await?;
             let wanted = n - existing;
             if wanted == 0 {
-                return Ok(SeedReport {
+                return Ok::<_, diesel::result::Error>(SeedReport {
                     existing,
                     inserted: 0,
                     skipped: 0,
@@ -249,7 +249,7 @@ pub async fn seed_users(
             for index in &dropped {
                 diesel::sql_query(&index.def).execute(conn).await?;
             }
-            Ok(SeedReport {
+            Ok::<_, diesel::result::Error>(SeedReport {
                 existing,
                 inserted,
                 skipped: wanted - inserted,

@@ -525,8 +525,6 @@ impl<Q> Query for Wrapped<Q> {
     type SqlType = Untyped;
 }
 
-impl<Q> RunQueryDsl<AsyncPgConnection> for Wrapped<Q> {}
-
 #[derive(QueryableByName)]
 struct PlanLine {
     #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
@@ -560,7 +558,11 @@ async fn estimate_rows<Q: QueryFragment<Pg> + Send>(
     }
     .load(conn)
     .await?;
-    Ok(plan.first().and_then(|l| plan_rows(&l.line)).unwrap_or(0))
+    // (`first()` would be Diesel's query method here.)
+    Ok(match plan.as_slice() {
+        [top, ..] => plan_rows(&top.line).unwrap_or(0),
+        [] => 0,
+    })
 }
 
 /// `rows=123` out of a plan line such as `Seq Scan on users  (cost=0.00..1.05 rows=123 width=16)`.
