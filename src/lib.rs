@@ -13,5 +13,6 @@ pub mod error;
 pub mod models;
 pub mod routes;
 pub mod schema;
+pub mod seed;
 pub mod startup;
 pub mod telemetry;

@@ -49,6 +49,14 @@ enum Command {
     },
     /// Set a user's password (asked twice). Ends the user's back-office sessions.
     Changepassword { username: String },
+    /// Load N realistic app users for measuring the back office at scale (idempotent: seeded
+    /// users already there are kept, only the missing ones are added). Applies pending
+    /// migrations first.
+    Seed {
+        /// How many seeded users there should be (1 to 100,000,000).
+        #[arg(long, value_parser = clap::value_parser!(i64).range(1..=gatehouse::seed::MAX_USERS))]
+        users: i64,
+    },
 }
 
 /// The password for `createsuperuser --no-input`; an environment variable, never a flag, so it
@@ -82,6 +90,7 @@ fn main() -> ExitCode {
             no_input,
         } => block_on(createsuperuser(&settings, username, email, no_input)),
         Command::Changepassword { username } => block_on(changepassword(&settings, &username)),
+        Command::Seed { users } => block_on(seed(&settings, users)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -151,6 +160,20 @@ fn migrate(settings: &Settings, list: bool, revert_all: bool) -> anyhow::Result<
             println!("Applied {version}");
         }
     }
+    Ok(())
+}
+
+async fn seed(settings: &Settings, users: i64) -> anyhow::Result<()> {
+    let url = settings.database_url().to_owned();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        db::create_database_if_missing(&url)?;
+        db::run_migrations(&url)?;
+        Ok(())
+    })
+    .await??;
+    let pool = db::build_pool(&settings.database);
+    let mut conn = db::connection(&pool).await?;
+    gatehouse::seed::run(&mut conn, users).await?;
     Ok(())
 }
 

@@ -2,8 +2,11 @@
 //! query string (a bad value is ignored, never a 400 or a 500) and turned into one Diesel query.
 
 use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
+use diesel::dsl::sql;
 use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{Array, BigInt, Bool, Text, Untyped};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -15,6 +18,29 @@ pub const PAGE_SIZES: &[i64] = &[25, 50, 100, 200];
 pub const DEFAULT_PAGE_SIZE: i64 = 100;
 /// At most this many search words are used (each adds a condition).
 const MAX_WORDS: usize = 8;
+/// Filtered lists whose matches the planner estimates above this are not counted: the page says
+/// "about N". Below it the planner's guesses for `ILIKE '%word%'` are too rough to show (it
+/// falls back to a fixed fraction), so matches are counted, up to a cap.
+pub const ESTIMATE_ABOVE: i64 = 50_000;
+
+/// How many users a filtered list holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Count {
+    Exact(i64),
+    /// More than this many (the cap of a counted list).
+    MoreThan(i64),
+    /// The planner's estimate.
+    About(i64),
+}
+
+impl Count {
+    /// How many rows the page links should reach.
+    pub fn pages_of(&self) -> i64 {
+        match *self {
+            Count::Exact(n) | Count::MoreThan(n) | Count::About(n) => n,
+        }
+    }
+}
 
 /// Sortable columns: (`o` value, label).
 pub const COLUMNS: &[(&str, &str)] = &[
@@ -136,18 +162,6 @@ impl ListParams {
         }
     }
 
-    /// Whether every search word is long enough for the trigram indexes (3+ characters). The
-    /// planner underrates how selective `ILIKE '%word%'` is and, with a LIMIT, picks a full scan
-    /// hoping to stop early, which takes a second at a million rows when matches are rare.
-    pub fn trigram_search(&self) -> bool {
-        !self.q.is_empty()
-            && self
-                .q
-                .split_whitespace()
-                .take(MAX_WORDS)
-                .all(|w| w.chars().count() >= 3)
-    }
-
     /// Whether anything narrows the list (then the count is of the matches, not the table).
     pub fn is_filtered(&self) -> bool {
         !self.q.is_empty()
@@ -214,17 +228,36 @@ impl ListParams {
         s.finish()
     }
 
-    fn filtered(&self) -> users::BoxedQuery<'static, Pg> {
+    fn words(&self) -> impl Iterator<Item = &str> {
+        self.q.split_whitespace().take(MAX_WORDS)
+    }
+
+    /// The list's conditions. A search word flagged in `broad` (one that matches a large share of
+    /// the users) is tested row by row with `strpos`, which no index serves: the trigram indexes
+    /// then only fetch the rows of the selective words, instead of building a bitmap of, say,
+    /// every `shop.example` address to intersect with a few thousand `olivia`s.
+    fn filtered_with(&self, broad: &[bool]) -> users::BoxedQuery<'static, Pg> {
         let mut query = users::table.into_boxed();
-        for word in self.q.split_whitespace().take(MAX_WORDS) {
+        for (i, word) in self.words().enumerate() {
             // Every word must match one of the fields (Django's search rule).
-            let pattern = crate::db::like_pattern(word);
-            query = query.filter(
-                users::username
-                    .ilike(pattern.clone())
-                    .or(users::email.ilike(pattern.to_lowercase()))
-                    .or(users::cognito_sub.ilike(pattern).assume_not_null()),
-            );
+            if broad.get(i).copied().unwrap_or(false) {
+                query = query.filter(
+                    sql::<Bool>(
+                        "strpos(lower(users.username || ' ' || users.email || ' ' || \
+                         coalesce(users.cognito_sub, '')), lower(",
+                    )
+                    .bind::<Text, _>(word.to_owned())
+                    .sql(")) > 0"),
+                );
+            } else {
+                let pattern = crate::db::like_pattern(word);
+                query = query.filter(
+                    users::username
+                        .ilike(pattern.clone())
+                        .or(users::email.ilike(pattern.to_lowercase()))
+                        .or(users::cognito_sub.ilike(pattern).assume_not_null()),
+                );
+            }
         }
         // The flags go in as literal conditions (`is_staff`, `NOT is_staff`), not `= $1`: a
         // generic plan cannot use the partial index on staff for a bound parameter.
@@ -255,66 +288,180 @@ impl ListParams {
         query
     }
 
-    fn ordered(&self, query: users::BoxedQuery<'static, Pg>) -> users::BoxedQuery<'static, Pg> {
-        let desc = self.order.starts_with('-');
-        let query = match (self.order.trim_start_matches('-'), desc) {
-            ("email", false) => query.order_by(users::email.asc()),
-            ("email", true) => query.order_by(users::email.desc()),
-            ("is_staff", false) => query.order_by(users::is_staff.asc()),
-            ("is_staff", true) => query.order_by(users::is_staff.desc()),
-            ("is_active", false) => query.order_by(users::is_active.asc()),
-            ("is_active", true) => query.order_by(users::is_active.desc()),
-            // Local accounts (no sub) first when ascending.
-            ("source", false) => query.order_by(users::cognito_sub.is_not_null().asc()),
-            ("source", true) => query.order_by(users::cognito_sub.is_not_null().desc()),
-            ("created_at", false) => query.order_by(users::created_at.asc()),
-            ("created_at", true) => query.order_by(users::created_at.desc()),
-            (_, false) => query.order_by(users::username.asc()),
-            (_, true) => query.order_by(users::username.desc()),
-        };
-        // A unique tie-breaker keeps pages stable.
-        query.then_order_by(users::id.asc())
+    fn filtered(&self) -> users::BoxedQuery<'static, Pg> {
+        self.filtered_with(&[])
     }
 
-    /// One page of matches. `among`: every matching id, when a capped count found them all;
-    /// paging within them then sorts a few thousand rows by primary key lookups, instead of
-    /// letting the planner walk the whole username index hunting for rare matches.
-    pub async fn page_rows(
-        &self,
-        conn: &mut AsyncPgConnection,
-        among: Option<&[Uuid]>,
-    ) -> QueryResult<Vec<User>> {
-        let base = match among {
-            Some(ids) => users::table
-                .filter(users::id.eq_any(ids.to_vec()))
-                .into_boxed(),
-            None => self.filtered(),
-        };
-        self.ordered(base)
-            .select(User::as_select())
+    /// The sort column (as named in [`COLUMNS`]) and whether it is descending.
+    fn sort(&self) -> (&'static str, bool) {
+        let desc = self.order.starts_with('-');
+        let name = self.order.trim_start_matches('-');
+        let column = COLUMNS
+            .iter()
+            .map(|(c, _)| *c)
+            .find(|c| *c == name)
+            .unwrap_or("username");
+        (column, desc)
+    }
+
+    /// Sorted by the chosen column, then by id in the same direction: a unique tie-breaker keeps
+    /// pages stable, and one `(column, id)` index serves both directions.
+    fn ordered(&self, query: users::BoxedQuery<'static, Pg>) -> users::BoxedQuery<'static, Pg> {
+        macro_rules! by {
+            ($column:expr) => {
+                if self.sort().1 {
+                    query.order_by(($column.desc(), users::id.desc()))
+                } else {
+                    query.order_by(($column.asc(), users::id.asc()))
+                }
+            };
+        }
+        match self.sort().0 {
+            "email" => by!(users::email),
+            "is_staff" => by!(users::is_staff),
+            "is_active" => by!(users::is_active),
+            // Local accounts (no sub) first when ascending.
+            "source" => by!(users::cognito_sub.is_not_null()),
+            "created_at" => by!(users::created_at),
+            _ => by!(users::username),
+        }
+    }
+
+    fn offset(&self) -> i64 {
+        (self.page - 1).saturating_mul(self.per_page)
+    }
+
+    /// The page's ids, found in the index ordered like the list (index-only when nothing but the
+    /// order is asked), then never more than a page of rows read.
+    async fn walk(&self, conn: &mut AsyncPgConnection, broad: &[bool]) -> QueryResult<Vec<Uuid>> {
+        self.ordered(self.filtered_with(broad))
+            .select(users::id)
             .limit(self.per_page)
-            .offset((self.page - 1).saturating_mul(self.per_page))
+            .offset(self.offset())
             .load(conn)
             .await
     }
 
-    /// How many rows match, counting no further than `cap`: `(n, Some(ids))` is exact (with every
-    /// matching id), `(cap, None)` means "more than cap". A broad search over a million users then costs a bounded scan
-    /// instead of a full `COUNT(*)` (Django admin's known pain). Only for filtered lists; see
-    /// `index::table_count` for the whole table.
-    pub async fn count_capped(
+    /// One page of the list and how many users match, in a time that does not grow with the
+    /// table (but for deep pages of a long list, which walk an index up to their offset):
+    ///
+    /// - unfiltered: the caller's table count, and the page walked off the sort index;
+    /// - more than [`ESTIMATE_ABOVE`] matches by the planner's estimate: "about N", and the page
+    ///   walked off the sort index, testing each row (broad matches soon fill a page);
+    /// - otherwise counted up to `cap`: search words fetch every match (at most `cap` + 1) through
+    ///   the trigram indexes and the page is sorted among them in the same statement; flags alone
+    ///   are counted in their indexes and the page walked.
+    pub async fn load_page(
         &self,
         conn: &mut AsyncPgConnection,
         cap: i64,
-    ) -> QueryResult<(i64, Option<Vec<Uuid>>)> {
-        let ids: Vec<Uuid> = self
-            .filtered()
-            .select(users::id)
-            .limit(cap + 1)
-            .load(conn)
+    ) -> QueryResult<(Option<Count>, Vec<User>)> {
+        // Planning and running a page takes milliseconds; compiling it with LLVM would take more.
+        diesel::sql_query("SET LOCAL jit = off")
+            .execute(conn)
             .await?;
-        let n = i64::try_from(ids.len()).unwrap_or(i64::MAX);
-        Ok(if n > cap { (cap, None) } else { (n, Some(ids)) })
+        if !self.is_filtered() {
+            let ids = self.walk(conn, &[]).await?;
+            return Ok((None, rows_by_ids(conn, &ids).await?));
+        }
+        let estimate = estimate_rows(conn, self.filtered().select(users::id)).await?;
+        let words: Vec<&str> = self.words().collect();
+        if estimate > ESTIMATE_ABOVE {
+            let ids = self.walk(conn, &vec![true; words.len()]).await?;
+            let count = if self.page == 1 && (ids.len() as i64) < self.per_page {
+                Count::Exact(ids.len() as i64)
+            } else {
+                Count::About(estimate)
+            };
+            return Ok((Some(count), rows_by_ids(conn, &ids).await?));
+        }
+        if words.is_empty() {
+            let n = capped_count(conn, self.filtered().select(users::id), cap).await?;
+            let ids = self.walk(conn, &[]).await?;
+            let count = if n > cap {
+                Count::MoreThan(cap)
+            } else {
+                Count::Exact(n)
+            };
+            return Ok((Some(count), rows_by_ids(conn, &ids).await?));
+        }
+        // Words of one or two characters have no trigram: they can only be tested row by row.
+        let long = |w: &str| w.chars().count() >= 3;
+        let mut broad: Vec<bool> = words.iter().map(|w| !long(w)).collect();
+        if words.len() > 1 {
+            for (i, word) in words.iter().enumerate().filter(|(_, w)| long(w)) {
+                let one = ListParams {
+                    q: (*word).to_owned(),
+                    ..ListParams::default()
+                };
+                broad[i] = estimate_rows(conn, one.filtered().select(users::id)).await?
+                    > ESTIMATE_ABOVE;
+            }
+        }
+        if broad.iter().all(|b| *b) {
+            // Every long word broad: let them all fetch through the indexes after all.
+            for (i, word) in words.iter().enumerate() {
+                broad[i] = !long(word);
+            }
+        }
+        if broad.iter().any(|b| !b) {
+            // Local to this transaction: the planner underrates how selective `ILIKE '%word%'`
+            // is and, with a LIMIT, would pick a full scan hoping to stop early, which takes a
+            // second at a million rows when matches are rare.
+            diesel::sql_query("SET LOCAL enable_seqscan = off")
+                .execute(conn)
+                .await?;
+        }
+        let (n, ids) = self.capped_page(conn, &broad, cap).await?;
+        if n <= cap {
+            return Ok((Some(Count::Exact(n)), rows_by_ids(conn, &ids).await?));
+        }
+        diesel::sql_query("SET LOCAL enable_seqscan = on")
+            .execute(conn)
+            .await?;
+        let ids = self.walk(conn, &broad).await?;
+        Ok((Some(Count::MoreThan(cap)), rows_by_ids(conn, &ids).await?))
+    }
+
+    /// Up to `cap + 1` matches with their sort keys, materialised once; returns how many there
+    /// are and the ids of this page among them.
+    async fn capped_page(
+        &self,
+        conn: &mut AsyncPgConnection,
+        broad: &[bool],
+        cap: i64,
+    ) -> QueryResult<(i64, Vec<Uuid>)> {
+        let matches = self
+            .filtered_with(broad)
+            .select((
+                users::id,
+                users::username,
+                users::email,
+                users::is_staff,
+                users::is_active,
+                users::cognito_sub.is_not_null(),
+                users::created_at,
+            ))
+            .limit(cap + 1);
+        let (column, desc) = self.sort();
+        let key = if column == "source" { "cognito" } else { column };
+        let dir = if desc { "DESC" } else { "ASC" };
+        let found: CappedPage = Wrapped {
+            before: "WITH m (id, username, email, is_staff, is_active, cognito, created_at) \
+                     AS MATERIALIZED ("
+                .to_owned(),
+            inner: matches,
+            // Column name and direction come from the fixed list above, never from the request.
+            after: format!(
+                ") SELECT (SELECT count(*) FROM m) AS n, \
+                 ARRAY(SELECT id FROM m ORDER BY {key} {dir}, id {dir} LIMIT {} OFFSET {}) AS ids",
+                self.per_page,
+                self.offset()
+            ),
+        }
+        .get_result(conn)
+        .await?;
+        Ok((found.n, found.ids))
     }
 
     /// Every match, in order, in batches of `batch` rows by keyset on the id (for the CSV
@@ -337,9 +484,122 @@ impl ListParams {
     }
 }
 
+/// Rows by id, in the order of `ids`.
+async fn rows_by_ids(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<User>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut rows: Vec<User> = users::table
+        .filter(users::id.eq_any(ids))
+        .select(User::as_select())
+        .load(conn)
+        .await?;
+    rows.sort_by_key(|u| ids.iter().position(|id| *id == u.id));
+    Ok(rows)
+}
+
+/// A query between two pieces of SQL of ours, its bind parameters kept (Diesel has no `WITH`,
+/// `EXPLAIN` or `count(*)` over a subquery with a `LIMIT`). Results load by column name.
+struct Wrapped<Q> {
+    before: String,
+    inner: Q,
+    after: String,
+}
+
+impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for Wrapped<Q> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.unsafe_to_cache_prepared();
+        out.push_sql(&self.before);
+        self.inner.walk_ast(out.reborrow())?;
+        out.push_sql(&self.after);
+        Ok(())
+    }
+}
+
+impl<Q> QueryId for Wrapped<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q> Query for Wrapped<Q> {
+    type SqlType = Untyped;
+}
+
+#[derive(QueryableByName)]
+struct PlanLine {
+    #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+    line: String,
+}
+
+#[derive(QueryableByName)]
+struct CountRow {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct CappedPage {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+    #[diesel(sql_type = Array<diesel::sql_types::Uuid>)]
+    ids: Vec<Uuid>,
+}
+
+/// The planner's estimate of the rows `query` returns (the `rows=` of its plan's top line), in a
+/// fraction of a millisecond.
+async fn estimate_rows<Q: QueryFragment<Pg> + Send>(
+    conn: &mut AsyncPgConnection,
+    query: Q,
+) -> QueryResult<i64> {
+    let plan: Vec<PlanLine> = Wrapped {
+        before: "EXPLAIN ".to_owned(),
+        inner: query,
+        after: String::new(),
+    }
+    .load(conn)
+    .await?;
+    // (`first()` would be Diesel's query method here.)
+    Ok(match plan.as_slice() {
+        [top, ..] => plan_rows(&top.line).unwrap_or(0),
+        [] => 0,
+    })
+}
+
+/// `rows=123` out of a plan line such as `Seq Scan on users  (cost=0.00..1.05 rows=123 width=16)`.
+fn plan_rows(line: &str) -> Option<i64> {
+    let rest = &line[line.find(" rows=")? + " rows=".len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// How many rows `query` returns, counting no further than `cap + 1`.
+async fn capped_count<Q: QueryFragment<Pg> + Send>(
+    conn: &mut AsyncPgConnection,
+    query: Q,
+    cap: i64,
+) -> QueryResult<i64> {
+    let row: CountRow = Wrapped {
+        before: "SELECT count(*) AS n FROM (".to_owned(),
+        inner: query,
+        after: format!(" LIMIT {}) AS capped", cap + 1),
+    }
+    .get_result(conn)
+    .await?;
+    Ok(row.n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plan_rows_reads_the_estimate() {
+        assert_eq!(
+            plan_rows("Seq Scan on users  (cost=0.00..44848.00 rows=181818 width=16)"),
+            Some(181_818)
+        );
+        assert_eq!(plan_rows("Limit"), None);
+    }
 
     #[test]
     fn bad_values_are_ignored_and_named() {

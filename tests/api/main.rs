@@ -5,6 +5,7 @@
 mod admin_auth;
 mod admin_helpers;
 mod admin_models;
+mod admin_scale;
 mod admin_users;
 mod articles;
 mod browser;
@@ -22,4 +23,5 @@ mod minting;
 mod openapi;
 mod pages;
 mod schema;
+mod seed;
 mod tokens;

@@ -57,29 +57,24 @@ pub async fn list(
     let params = ListParams::parse(req.query_string());
     let mut conn = db::connection(&state.pool).await?;
     let total = table_count(&mut conn, MODEL).await?;
-    let (summary, count, rows) = conn
-        .transaction(async |conn| {
-            if params.trigram_search() {
-                // Local to this transaction: steer the planner to the trigram indexes.
-                diesel::sql_query("SET LOCAL enable_seqscan = off")
-                    .execute(conn)
-                    .await?;
-            }
-            let (summary, count, among) = if params.is_filtered() {
-                let (n, all_ids) = params.count_capped(conn, COUNT_CAP).await?;
-                let matches = if all_ids.is_some() {
-                    format!("{n} result{}", if n == 1 { "" } else { "s" })
-                } else {
-                    format!("More than {n} results")
-                };
-                (format!("{matches} ({} total)", total.display()), n, all_ids)
-            } else {
-                (format!("{} users", total.display()), total.n, None)
-            };
-            let rows = params.page_rows(conn, among.as_deref()).await?;
-            Ok::<_, diesel::result::Error>((summary, count, rows))
-        })
+    let (count, rows) = conn
+        .transaction(async |conn| params.load_page(conn, COUNT_CAP).await)
         .await?;
+    let plural = |n: i64| if n == 1 { "" } else { "s" };
+    let (summary, count) = match count {
+        None => (format!("{} users", total.display()), total.n),
+        Some(c) => {
+            let matches = match c {
+                Count::Exact(n) => format!("{n} result{}", plural(n)),
+                Count::MoreThan(n) => format!("More than {n} results"),
+                Count::About(n) => format!("about {n} results"),
+            };
+            (
+                format!("{matches} ({} total)", total.display()),
+                c.pages_of(),
+            )
+        }
+    };
     let heads = COLUMNS
         .iter()
         .map(|(name, label)| {
@@ -293,44 +288,58 @@ pub async fn sign_out_everywhere(
     Ok(now)
 }
 
-const EXPORT_BATCH: i64 = 1000;
+/// Rows per query of the CSV export: a few MB of memory at most, and few round trips.
+const EXPORT_BATCH: i64 = 5000;
 
-/// One CSV field: quoted when needed, and a leading `= + - @` defused so a spreadsheet does not
-/// run it as a formula (CSV injection).
-fn csv_field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{value}")
-    } else {
-        value.to_owned()
-    };
+/// Appends one CSV field: quoted when needed, and a leading `= + - @` defused so a spreadsheet
+/// does not run it as a formula (CSV injection).
+fn push_csv_field(line: &mut String, value: &str) {
+    let defuse = value.starts_with(['=', '+', '-', '@', '\t', '\r']);
     if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
+        line.push('"');
+        if defuse {
+            line.push('\'');
+        }
+        line.push_str(&value.replace('"', "\"\""));
+        line.push('"');
     } else {
-        value
+        if defuse {
+            line.push('\'');
+        }
+        line.push_str(value);
     }
 }
 
+/// Appends a user's CSV line (with its CRLF) to `out`.
+pub fn push_csv_row(out: &mut String, u: &User) {
+    use std::fmt::Write as _;
+    let _ = write!(out, "{},", u.id);
+    for field in [
+        u.username.as_str(),
+        &u.email,
+        &u.first_name,
+        &u.last_name,
+        u.cognito_sub.as_deref().unwrap_or_default(),
+    ] {
+        push_csv_field(out, field);
+        out.push(',');
+    }
+    let _ = write!(
+        out,
+        "{},{},{},{},",
+        u.email_verified, u.is_active, u.is_staff, u.is_superuser
+    );
+    if let Some(t) = u.last_login {
+        out.push_str(&t.to_rfc3339());
+    }
+    out.push(',');
+    out.push_str(&u.created_at.to_rfc3339());
+    out.push_str("\r\n");
+}
+
 pub fn csv_row(u: &User) -> String {
-    let fields = [
-        u.id.to_string(),
-        u.username.clone(),
-        u.email.clone(),
-        u.first_name.clone(),
-        u.last_name.clone(),
-        u.cognito_sub.clone().unwrap_or_default(),
-        u.email_verified.to_string(),
-        u.is_active.to_string(),
-        u.is_staff.to_string(),
-        u.is_superuser.to_string(),
-        u.last_login.map(|t| t.to_rfc3339()).unwrap_or_default(),
-        u.created_at.to_rfc3339(),
-    ];
-    let mut line = fields
-        .iter()
-        .map(|f| csv_field(f))
-        .collect::<Vec<_>>()
-        .join(",");
-    line.push_str("\r\n");
+    let mut line = String::with_capacity(256);
+    push_csv_row(&mut line, u);
     line
 }
 
@@ -370,7 +379,10 @@ pub async fn export_csv(
                     } else {
                         Some(last)
                     };
-                    let chunk: String = users.iter().map(csv_row).collect();
+                    let mut chunk = String::with_capacity(users.len() * 200);
+                    for u in &users {
+                        push_csv_row(&mut chunk, u);
+                    }
                     Some((Ok(web::Bytes::from(chunk)), next))
                 }
                 Err(e) => {

@@ -30,7 +30,7 @@ use super::index::table_count;
 use super::login::{
     FieldErrors, check_new_password, hash_blocking, password_help, set_password_logged,
 };
-use super::user_list::{COLUMNS, ListParams, PAGE_SIZES};
+use super::user_list::{COLUMNS, Count, ListParams, PAGE_SIZES};
 use super::{Admin, AdminError, PageCtx, flash, page, redirect};
 use crate::accounts;
 use crate::auth::csrf::{AdminForm, FormData};

@@ -1,0 +1,12 @@
+DROP INDEX users_inactive_idx;
+DROP INDEX users_staff_idx;
+CREATE INDEX users_staff_idx ON users (username) WHERE is_staff;
+DROP INDEX users_source_id_idx;
+DROP INDEX users_is_active_id_idx;
+DROP INDEX users_is_staff_id_idx;
+DROP INDEX users_created_at_id_idx;
+CREATE INDEX users_created_at_idx ON users (created_at);
+DROP INDEX users_email_id_idx;
+CREATE INDEX users_email_idx ON users (email);
+DROP INDEX users_username_id_idx;
+CREATE INDEX users_username_idx ON users (username);
