@@ -234,6 +234,8 @@ fn list_params(query: &HashMap<String, String>) -> Result<ListParams, ApiError> 
             "search",
             "Ensure this field has no more than 100 characters.",
         );
+    } else if search.as_ref().is_some_and(|s| s.contains('\0')) {
+        errors.add("search", "NUL characters are not allowed.");
     }
     errors.finish(ListParams {
         page,
