@@ -10,6 +10,7 @@ mod articles;
 mod browser;
 mod cli;
 mod cognito;
+mod concurrency;
 mod docs;
 mod fuzz;
 mod health;
