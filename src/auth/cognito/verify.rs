@@ -204,7 +204,7 @@ impl Verifier {
 fn check_storable(claims: &Claims) -> Result<(), AuthError> {
     if !super::provisioning::valid_sub(&claims.sub) {
         return Err(AuthError::InvalidClaims(
-            "the sub claim must have 1–128 characters, not blank, without control characters"
+            "the sub claim must have 1 to 128 characters, not blank, without control characters"
                 .into(),
         ));
     }
