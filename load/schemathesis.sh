@@ -71,10 +71,11 @@ GATEHOUSE_TOKEN="$(cat "$work/token")" GATEHOUSE_LOGOUT_TOKEN="$(cat "$work/logo
   --report-dir "$TARGET_DIR/schemathesis-report" --report junit \
   "$@" "http://$APP_ADDR/api/openapi.json" || status=$?
 
-# Whatever schemathesis saw, the server must have logged no fault.
-if grep -q '"level":"ERROR"\|ERROR' "$work/app.log"; then
+# Whatever schemathesis sent, the app must have logged no fault of its own (actix-http logs the
+# malformed requests it refuses itself with 400 at ERROR level; those are not faults).
+if grep 'ERROR' "$work/app.log" | grep -qv 'actix_http::h1::dispatcher'; then
   echo "the app logged errors:" >&2
-  grep 'ERROR' "$work/app.log" | head -20 >&2
+  grep 'ERROR' "$work/app.log" | grep -v 'actix_http::h1::dispatcher' | head -20 >&2
   status=1
 fi
 exit "$status"

@@ -91,7 +91,11 @@ struct ApiDoc;
 pub fn config(cfg: &mut ServiceConfig) {
     // Registered before `/api/v1` so it is matched first: public to the token guard, protected by
     // its own signature instead.
-    cfg.service(scope("/api/v1/hooks").service(hooks::post_confirmation));
+    cfg.service(
+        scope("/api/v1/hooks")
+            .service(hooks::post_confirmation)
+            .default_service(web::to(fallback)),
+    );
     cfg.service(
         scope("/api/v1")
             .wrap(from_fn(require_cognito_user))
