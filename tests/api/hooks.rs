@@ -305,3 +305,23 @@ async fn unstorable_values_are_refused_or_left_out_never_a_server_error() {
         .get(0);
     assert_eq!(username, result["user_id"].as_str().unwrap());
 }
+
+#[actix_web::test]
+async fn other_methods_on_the_hook_get_405_with_allow() {
+    let (_jwks, app) = hook_app().await;
+    for method in [
+        reqwest::Method::GET,
+        reqwest::Method::PUT,
+        reqwest::Method::DELETE,
+    ] {
+        let response = app
+            .client
+            .request(method.clone(), format!("{}{PATH}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 405, "{method}");
+        assert_eq!(response.headers()["allow"], "POST");
+        assert_eq!(code(response).await, (405, "method_not_allowed".into()));
+    }
+}
