@@ -1,7 +1,8 @@
 //! A stand-in for a Cognito user pool, for load tests: serves a JWKS on the given address and
-//! writes a valid access token (one hour) to the given file.
+//! writes a valid access token (one hour) to the given file, and one more (another user) to each
+//! further file named.
 //!
-//! `cargo run --release --example jwks_stub -- 127.0.0.1:18790 /tmp/token`
+//! `cargo run --release --example jwks_stub -- 127.0.0.1:18790 /tmp/token [/tmp/token2 …]`
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 
@@ -19,6 +20,10 @@ async fn main() -> std::io::Result<()> {
     let body = jwks_body(&[access_key(), id_key()]);
     let token = access_key().sign(&access_claims(&new_sub(), "loadtest"));
     std::fs::write(&token_file, &token)?;
+    for (n, file) in args.enumerate() {
+        let token = access_key().sign(&access_claims(&new_sub(), &format!("loadtest{}", n + 2)));
+        std::fs::write(&file, &token)?;
+    }
     eprintln!("jwks_stub: issuer {ISSUER}, client {CLIENT_ID}, JWKS on http://{addr}/");
     HttpServer::new(move || {
         let body = body.clone();

@@ -7,6 +7,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::history::{self, Action, Changes, Target};
+use super::lock::{self, SaveError};
 use super::login::FieldErrors;
 use super::simple::{
     self, BulkKind, DeleteConfirmPage, ObjectListPage, PER_PAGE, Row, Selected, SimpleParams,
@@ -127,7 +128,11 @@ struct ArticleFormPage {
     name: String,
     body: String,
     author: String,
+    /// The article's version when the form was first rendered (change form only).
+    updated_at_token: String,
     errors: FieldErrors,
+    /// Form-wide error (a stale save).
+    conflict: String,
     readonly: bool,
 }
 
@@ -141,6 +146,8 @@ struct Values {
     name: String,
     body: String,
     author: String,
+    /// The version token the form carries (empty on the add form).
+    lock: String,
 }
 
 fn form_page(
@@ -148,6 +155,16 @@ fn form_page(
     id: Option<Uuid>,
     values: Values,
     errors: FieldErrors,
+) -> Result<HttpResponse, AdminError> {
+    form_page_with(admin, id, values, errors, String::new())
+}
+
+fn form_page_with(
+    admin: Admin,
+    id: Option<Uuid>,
+    values: Values,
+    errors: FieldErrors,
+    conflict: String,
 ) -> Result<HttpResponse, AdminError> {
     page(&ArticleFormPage {
         page_title: match id {
@@ -160,7 +177,9 @@ fn form_page(
         name: values.name,
         body: values.body,
         author: values.author,
+        updated_at_token: values.lock,
         errors,
+        conflict,
     })
 }
 
@@ -175,6 +194,7 @@ pub async fn add_page(admin: Admin) -> Result<HttpResponse, AdminError> {
             name: String::new(),
             body: String::new(),
             author,
+            lock: String::new(),
         },
         FieldErrors::new(),
     )
@@ -213,6 +233,7 @@ fn posted(form: &FormData) -> Values {
         // Browsers send CRLF line ends; store LF.
         body: form.get("body").replace("\r\n", "\n"),
         author: form.get("author").trim().to_owned(),
+        lock: form.get(lock::FIELD).to_owned(),
     }
 }
 
@@ -295,6 +316,7 @@ pub async fn change_page(
             name: article.name,
             body: article.body,
             author,
+            lock: lock::token(article.updated_at),
         },
         FieldErrors::new(),
     )
@@ -313,40 +335,77 @@ pub async fn change_submit(
     let values = posted(&form);
     let mut errors = FieldErrors::new();
     let mut conn = db::connection(&state.pool).await?;
-    let (old, old_author) = load_article(&mut conn, id).await?;
+    load_article(&mut conn, id).await?;
     let author = validate(&mut conn, &values, &mut errors).await?;
     let Some(author) = author.filter(|_| errors.is_empty()) else {
         return form_page(admin, Some(id), values, errors);
     };
     let actor = admin.staff.user.clone();
-    conn.transaction(async |conn| {
-        diesel::update(articles::table.find(id))
-            .set((
-                articles::name.eq(&values.name),
-                articles::body.eq(&values.body),
-                articles::author_id.eq(author.id),
-            ))
-            .execute(conn)
+    let saved = conn
+        .transaction(async |conn| {
+            // The old values are read under the row lock, so the history shows what this save
+            // really replaced.
+            let old: Article = articles::table
+                .find(id)
+                .for_update()
+                .select(Article::as_select())
+                .first(conn)
+                .await?;
+            if !lock::is_current(old.updated_at, &values.lock) {
+                return Err(SaveError::Stale);
+            }
+            let old_author: String = users::table
+                .find(old.author_id)
+                .select(users::username)
+                .first(conn)
+                .await?;
+            diesel::update(articles::table.find(id))
+                .set((
+                    articles::name.eq(&values.name),
+                    articles::body.eq(&values.body),
+                    articles::author_id.eq(author.id),
+                ))
+                .execute(conn)
+                .await?;
+            let mut changes = Changes::default();
+            changes.diff("name", &old.name, &values.name);
+            changes.diff("body", &old.body, &values.body);
+            changes.diff("author", &old_author, &author.username);
+            history::write(
+                conn,
+                &actor,
+                Target {
+                    object_type: MODEL,
+                    id,
+                    repr: &values.name,
+                },
+                Action::Change,
+                &changes.message(),
+                changes.into_value(),
+            )
             .await?;
-        let mut changes = Changes::default();
-        changes.diff("name", &old.name, &values.name);
-        changes.diff("body", &old.body, &values.body);
-        changes.diff("author", &old_author, &author.username);
-        history::write(
-            conn,
-            &actor,
-            Target {
-                object_type: MODEL,
-                id,
-                repr: &values.name,
-            },
-            Action::Change,
-            &changes.message(),
-            changes.into_value(),
-        )
-        .await
-    })
-    .await?;
+            Ok::<(), SaveError>(())
+        })
+        .await;
+    match saved {
+        Ok(()) => {}
+        Err(SaveError::Stale) => {
+            let (fresh, _) = load_article(&mut conn, id).await?;
+            let values = Values {
+                lock: lock::token(fresh.updated_at),
+                ..values
+            };
+            let response = form_page_with(
+                admin,
+                Some(id),
+                values,
+                errors,
+                lock::conflict_message("article"),
+            )?;
+            return Ok(lock::conflict(response));
+        }
+        Err(SaveError::Db(e)) => return Err(e.into()),
+    }
     flash(
         &admin.session,
         &format!("The article “{}” was changed successfully.", values.name),

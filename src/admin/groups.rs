@@ -9,6 +9,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::history::{self, Action, Changes, Target};
+use super::lock::{self, SaveError};
 use super::simple::{
     self, BulkKind, DeleteConfirmPage, ObjectListPage, PER_PAGE, Row, Selected, SimpleParams,
 };
@@ -102,6 +103,10 @@ struct GroupFormPage {
     id: Option<Uuid>,
     name: String,
     error: String,
+    /// Form-wide error (a stale save).
+    conflict: String,
+    /// The group's version when this form was rendered (change form only).
+    updated_at_token: String,
     readonly: bool,
     perm_groups: Vec<ChoiceGroup>,
 }
@@ -114,10 +119,31 @@ async fn form_page(
     perms: &HashSet<Uuid>,
     error: String,
 ) -> Result<HttpResponse, AdminError> {
+    form_page_with(conn, admin, id, name, perms, error, String::new(), None).await
+}
+
+/// The form with a form-wide `conflict` message, and the version token `lock` (`None`: the
+/// group's current one; a re-shown form keeps the token it was posted with, so a change saved
+/// meanwhile is not silently overwritten by the next try).
+#[allow(clippy::too_many_arguments)]
+async fn form_page_with(
+    conn: &mut AsyncPgConnection,
+    admin: Admin,
+    id: Option<Uuid>,
+    name: String,
+    perms: &HashSet<Uuid>,
+    error: String,
+    conflict: String,
+    lock: Option<&str>,
+) -> Result<HttpResponse, AdminError> {
     let perm_groups = simple::permission_choices(conn, perms).await?;
-    let readonly = match id {
-        Some(_) => !admin.ctx.can(MODEL, "change"),
-        None => false,
+    let (readonly, updated_at_token) = match (id, lock) {
+        (Some(_), Some(lock)) => (!admin.ctx.can(MODEL, "change"), lock.to_owned()),
+        (Some(id), None) => (
+            !admin.ctx.can(MODEL, "change"),
+            lock::token(load_group(conn, id).await?.updated_at),
+        ),
+        (None, _) => (false, String::new()),
     };
     page(&GroupFormPage {
         page_title: if id.is_some() {
@@ -129,6 +155,8 @@ async fn form_page(
         id,
         name,
         error,
+        conflict,
+        updated_at_token,
         readonly,
         perm_groups,
     })
@@ -184,107 +212,105 @@ async fn codenames(
         .await
 }
 
-/// Creates or updates a group with its permissions, logging old and new in the same transaction.
-/// `Ok(None)` when the name is taken.
+/// Creates (`id` None) or updates a group with its permissions, logging old and new in the same
+/// transaction. An update is refused as stale unless the group is still at version `lock` (the
+/// `updated_at` its form was rendered with). A taken name is a unique violation.
 pub async fn save_group(
     conn: &mut AsyncPgConnection,
     actor: &crate::models::User,
     id: Option<Uuid>,
+    lock: &str,
     name: &str,
     perms: &HashSet<Uuid>,
-) -> QueryResult<Option<Uuid>> {
-    let result = conn
-        .transaction(async |conn| {
-            let new_perms = codenames(conn, perms).await?;
-            let mut changes = Changes::default();
-            let (id, action) = match id {
-                None => {
-                    let id = new_id();
-                    diesel::insert_into(groups::table)
-                        .values((groups::id.eq(id), groups::name.eq(name)))
-                        .execute(conn)
-                        .await?;
-                    changes.diff("name", None, Some(name));
-                    (id, Action::Add)
-                }
-                Some(id) => {
-                    let old: Group = groups::table
-                        .find(id)
-                        .for_update()
-                        .select(Group::as_select())
-                        .first(conn)
-                        .await?;
-                    let old_ids: HashSet<Uuid> = group_permissions::table
-                        .filter(group_permissions::group_id.eq(id))
-                        .select(group_permissions::permission_id)
-                        .load::<Uuid>(conn)
-                        .await?
-                        .into_iter()
-                        .collect();
-                    let old_perms = codenames(conn, &old_ids).await?;
-                    diesel::update(groups::table.find(id))
-                        .set(groups::name.eq(name))
-                        .execute(conn)
-                        .await?;
-                    changes.diff("name", old.name.as_str(), name);
-                    let names = |v: &Vec<(Uuid, String)>| -> Vec<String> {
-                        v.iter().map(|(_, c)| c.clone()).collect()
-                    };
-                    changes.diff("permissions", names(&old_perms), names(&new_perms));
-                    diesel::delete(
-                        group_permissions::table.filter(group_permissions::group_id.eq(id)),
-                    )
+) -> Result<Uuid, SaveError> {
+    conn.transaction(async |conn| {
+        let new_perms = codenames(conn, perms).await?;
+        let mut changes = Changes::default();
+        let (id, action) = match id {
+            None => {
+                let id = new_id();
+                diesel::insert_into(groups::table)
+                    .values((groups::id.eq(id), groups::name.eq(name)))
                     .execute(conn)
                     .await?;
-                    (id, Action::Change)
-                }
-            };
-            diesel::insert_into(group_permissions::table)
-                .values(
-                    new_perms
-                        .iter()
-                        .map(|(p, _)| {
-                            (
-                                group_permissions::group_id.eq(id),
-                                group_permissions::permission_id.eq(*p),
-                            )
-                        })
-                        .collect::<Vec<_>>(),
-                )
-                .execute(conn)
-                .await?;
-            if matches!(action, Action::Add) {
-                let list: Vec<String> = new_perms.iter().map(|(_, c)| c.clone()).collect();
-                changes.diff("permissions", Vec::new(), list);
+                changes.diff("name", None, Some(name));
+                (id, Action::Add)
             }
-            let message = match action {
-                Action::Add => "Added.".to_owned(),
-                _ => changes.message(),
-            };
-            history::write(
-                conn,
-                actor,
-                Target {
-                    object_type: MODEL,
-                    id,
-                    repr: name,
-                },
-                action,
-                &message,
-                changes.into_value(),
+            Some(id) => {
+                let old: Group = groups::table
+                    .find(id)
+                    .for_update()
+                    .select(Group::as_select())
+                    .first(conn)
+                    .await?;
+                if !lock::is_current(old.updated_at, lock) {
+                    return Err(SaveError::Stale);
+                }
+                let old_ids: HashSet<Uuid> = group_permissions::table
+                    .filter(group_permissions::group_id.eq(id))
+                    .select(group_permissions::permission_id)
+                    .load::<Uuid>(conn)
+                    .await?
+                    .into_iter()
+                    .collect();
+                let old_perms = codenames(conn, &old_ids).await?;
+                diesel::update(groups::table.find(id))
+                    .set(groups::name.eq(name))
+                    .execute(conn)
+                    .await?;
+                changes.diff("name", old.name.as_str(), name);
+                let names = |v: &Vec<(Uuid, String)>| -> Vec<String> {
+                    v.iter().map(|(_, c)| c.clone()).collect()
+                };
+                changes.diff("permissions", names(&old_perms), names(&new_perms));
+                if old_perms != new_perms {
+                    // The name may be unchanged: move the group's version on all the same.
+                    lock::touch(conn, lock::Versioned::Groups, id).await?;
+                }
+                diesel::delete(group_permissions::table.filter(group_permissions::group_id.eq(id)))
+                    .execute(conn)
+                    .await?;
+                (id, Action::Change)
+            }
+        };
+        diesel::insert_into(group_permissions::table)
+            .values(
+                new_perms
+                    .iter()
+                    .map(|(p, _)| {
+                        (
+                            group_permissions::group_id.eq(id),
+                            group_permissions::permission_id.eq(*p),
+                        )
+                    })
+                    .collect::<Vec<_>>(),
             )
+            .execute(conn)
             .await?;
-            Ok::<_, diesel::result::Error>(id)
-        })
-        .await;
-    match result {
-        Ok(id) => Ok(Some(id)),
-        Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        )) => Ok(None),
-        Err(e) => Err(e),
-    }
+        if matches!(action, Action::Add) {
+            let list: Vec<String> = new_perms.iter().map(|(_, c)| c.clone()).collect();
+            changes.diff("permissions", Vec::new(), list);
+        }
+        let message = match action {
+            Action::Add => "Added.".to_owned(),
+            _ => changes.message(),
+        };
+        history::write(
+            conn,
+            actor,
+            Target {
+                object_type: MODEL,
+                id,
+                repr: name,
+            },
+            action,
+            &message,
+            changes.into_value(),
+        )
+        .await?;
+        Ok::<_, SaveError>(id)
+    })
+    .await
 }
 
 async fn submit(
@@ -298,13 +324,56 @@ async fn submit(
     if let Some(id) = id {
         load_group(&mut conn, id).await?;
     }
+    let lock = form.get(lock::FIELD);
     if let Some(error) = check_name(&name) {
-        return form_page(&mut conn, admin, id, name, &perms, error).await;
+        return form_page_with(
+            &mut conn,
+            admin,
+            id,
+            name,
+            &perms,
+            error,
+            String::new(),
+            Some(lock),
+        )
+        .await;
     }
     let actor = admin.staff.user.clone();
-    let Some(saved) = save_group(&mut conn, &actor, id, &name, &perms).await? else {
-        let error = "A group with that name already exists.".to_owned();
-        return form_page(&mut conn, admin, id, name, &perms, error).await;
+    let saved = match save_group(&mut conn, &actor, id, lock, &name, &perms).await {
+        Ok(saved) => saved,
+        Err(SaveError::Stale) => {
+            let conflict = lock::conflict_message("group");
+            let response = form_page_with(
+                &mut conn,
+                admin,
+                id,
+                name,
+                &perms,
+                String::new(),
+                conflict,
+                None,
+            )
+            .await?;
+            return Ok(lock::conflict(response));
+        }
+        Err(SaveError::Db(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        ))) => {
+            let error = "A group with that name already exists.".to_owned();
+            return form_page_with(
+                &mut conn,
+                admin,
+                id,
+                name,
+                &perms,
+                error,
+                String::new(),
+                Some(lock),
+            )
+            .await;
+        }
+        Err(SaveError::Db(e)) => return Err(e.into()),
     };
     flash(
         &admin.session,

@@ -8,6 +8,7 @@ pub mod articles;
 pub mod groups;
 pub mod history;
 pub mod index;
+pub mod lock;
 pub mod login;
 pub mod simple;
 pub mod user_list;

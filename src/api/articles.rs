@@ -71,20 +71,38 @@ pub struct ArticlePage {
     pub previous: Option<String>,
 }
 
-/// For the OpenAPI document; the body is checked field by field (see `input`).
+/// For the OpenAPI document; the body is checked field by field (see `input`). The constraints
+/// are the checks' own: unknown fields, `null`, NUL characters and blank names are refused.
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct ArticleCreate {
     /// 1–50 characters after trimming.
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+    )]
     name: String,
     /// At most 100,000 characters.
+    #[schema(max_length = 100000, pattern = r"^[^\u0000]*$", nullable = false)]
     body: Option<String>,
 }
 
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct ArticlePatch {
+    /// 1–50 characters after trimming.
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$",
+        nullable = false
+    )]
     name: Option<String>,
+    /// At most 100,000 characters.
+    #[schema(max_length = 100000, pattern = r"^[^\u0000]*$", nullable = false)]
     body: Option<String>,
 }
 
@@ -93,12 +111,16 @@ pub struct ArticlePatch {
 #[allow(dead_code)]
 pub struct ListQuery {
     /// Page number, from 1.
+    #[param(minimum = 1, maximum = 1000000)]
     page: Option<i64>,
     /// Items per page, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     per_page: Option<i64>,
     /// Case-insensitive substring of the name.
+    #[param(max_length = 100, pattern = r"^[^\u0000]*$")]
     search: Option<String>,
     /// `name`, `-name`, `created_at` or `-created_at` (default).
+    #[param(pattern = "^-?(name|created_at)$")]
     ordering: Option<String>,
 }
 
@@ -234,6 +256,8 @@ fn list_params(query: &HashMap<String, String>) -> Result<ListParams, ApiError> 
             "search",
             "Ensure this field has no more than 100 characters.",
         );
+    } else if search.as_ref().is_some_and(|s| s.contains('\0')) {
+        errors.add("search", "NUL characters are not allowed.");
     }
     errors.finish(ListParams {
         page,

@@ -96,7 +96,8 @@ pub fn verify_signature(
             "The signature header must read t=<unix time>,v1=<hex HMAC-SHA256>.",
         ));
     };
-    if (now - timestamp).abs() > MAX_SKEW_SECONDS {
+    // `abs_diff`: `now - timestamp` overflows for a timestamp near i64::MIN.
+    if now.abs_diff(timestamp) > MAX_SKEW_SECONDS.unsigned_abs() {
         return Err(refused(
             "signature_expired",
             "The signature's timestamp is more than five minutes from now.",
@@ -157,10 +158,10 @@ pub async fn post_confirmation(
     let attributes = &event.request.user_attributes;
     let mut errors = FieldErrors::default();
     let sub = attributes.get("sub").map(String::as_str).unwrap_or("");
-    if sub.is_empty() || sub.len() > 128 {
+    if !provisioning::valid_sub(sub) {
         errors.add(
             "request.userAttributes.sub",
-            "A sub of 1–128 characters is required.",
+            "A sub of 1–128 characters, not blank and without control characters, is required.",
         );
     }
     if let (Some(pool), Some(cognito)) = (&event.user_pool_id, &state.settings.cognito)
@@ -236,6 +237,10 @@ mod tests {
         assert_eq!(code(None, body, now), "missing_signature");
         assert_eq!(code(Some("t=1"), body, now), "invalid_signature");
         assert_eq!(code(Some("v1=zz,t=x"), body, now), "invalid_signature");
+        let far = format!("t={},v1=00", i64::MIN);
+        assert_eq!(code(Some(&far), body, now), "signature_expired");
+        let far = format!("t={},v1=00", i64::MAX);
+        assert_eq!(code(Some(&far), body, -now), "signature_expired");
         let other = sign(b"another-secret-another-secret-00", now, body);
         assert_eq!(code(Some(&other), body, now), "invalid_signature");
     }

@@ -51,10 +51,14 @@ impl Me {
 
 /// For the OpenAPI document; every other field of `Me` is read-only.
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct MePatch {
-    /// At most 150 characters.
+    /// At most 150 characters (after trimming).
+    #[schema(max_length = 150, pattern = r"^[^\u0000]*$", nullable = false)]
     first_name: Option<String>,
+    /// At most 150 characters (after trimming).
+    #[schema(max_length = 150, pattern = r"^[^\u0000]*$", nullable = false)]
     last_name: Option<String>,
 }
 

@@ -91,7 +91,11 @@ struct ApiDoc;
 pub fn config(cfg: &mut ServiceConfig) {
     // Registered before `/api/v1` so it is matched first: public to the token guard, protected by
     // its own signature instead.
-    cfg.service(scope("/api/v1/hooks").service(hooks::post_confirmation));
+    cfg.service(
+        scope("/api/v1/hooks")
+            .service(hooks::post_confirmation)
+            .default_service(web::to(fallback)),
+    );
     cfg.service(
         scope("/api/v1")
             .wrap(from_fn(require_cognito_user))
@@ -111,12 +115,115 @@ pub fn config(cfg: &mut ServiceConfig) {
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.info.version = crate::VERSION.to_owned();
-    let (_, doc) = App::new()
+    let (_, mut doc) = App::new()
         .into_utoipa_app()
         .openapi(doc)
         .configure(config)
         .split_for_parts();
+    document_common_errors(&mut doc);
     doc
+}
+
+/// Adds the error answers every operation of a kind can give, where its handler did not document
+/// them itself: a client (and schemathesis) can then rely on "every status is documented".
+///
+/// - any operation: `500 internal_error`, `503 database_unavailable` (or the JWKS/Cognito ones);
+/// - behind the token guard: `400 invalid_request` (a malformed `Authorization` header), `401`
+///   (the token codes), `403` (`user_inactive`, `user_not_provisioned`, …);
+/// - with a JSON body: `400 malformed_json`/`malformed_body`, `413 payload_too_large`,
+///   `415 unsupported_media_type` (not the hook, which takes any type), `422 validation_error`;
+/// - with path parameters: `404 not_found`; with query parameters: `422 validation_error`.
+fn document_common_errors(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::{Operation, ParameterIn};
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+
+    let error = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    let add = |op: &mut Operation, status: &str, description: &str| {
+        op.responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert_with(|| error(description));
+    };
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let is_hook = path.starts_with("/api/v1/hooks/");
+        for op in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let has = |place: ParameterIn| {
+                op.parameters.iter().flatten().any(|p| match p {
+                    RefOr::T(p) => p.parameter_in == place,
+                    RefOr::Ref(_) => false,
+                })
+            };
+            let (path_params, query_params) = (has(ParameterIn::Path), has(ParameterIn::Query));
+            let guarded = op.security.as_ref().is_some_and(|s| !s.is_empty());
+            let body = op.request_body.is_some();
+            if guarded {
+                add(
+                    op,
+                    "400",
+                    "invalid_request: a malformed Authorization header",
+                );
+                add(op, "401", "No valid token (see the error codes)");
+                add(
+                    op,
+                    "403",
+                    "user_inactive, user_not_provisioned, insufficient_scope or forbidden_group",
+                );
+            }
+            if body {
+                add(op, "400", "malformed_json or malformed_body");
+                add(op, "413", "payload_too_large");
+                if !is_hook {
+                    add(
+                        op,
+                        "415",
+                        "unsupported_media_type: send Content-Type: application/json",
+                    );
+                }
+                add(op, "422", "validation_error");
+            }
+            if path_params {
+                add(op, "404", "not_found (also for an id that is not a UUID)");
+            }
+            if query_params {
+                add(
+                    op,
+                    "422",
+                    "validation_error: a query parameter is out of range",
+                );
+            }
+            add(
+                op,
+                "500",
+                "internal_error: a server fault; quote `request_id`",
+            );
+            add(
+                op,
+                "503",
+                "database_unavailable, jwks_unavailable or cognito_not_configured",
+            );
+        }
+    }
 }
 
 /// The document, the route table for 405s, both computed once at start.

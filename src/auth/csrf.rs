@@ -85,10 +85,19 @@ fn check_origin(req: &HttpRequest) -> Result<(), AdminError> {
 pub struct FormData(Vec<(String, String)>);
 
 impl FormData {
+    /// Parses a form body or query string. NUL characters are dropped: PostgreSQL text cannot
+    /// hold them, and no form field or filter has a use for one.
     pub fn parse(body: &[u8]) -> Self {
+        let clean = |s: std::borrow::Cow<'_, str>| {
+            if s.contains('\0') {
+                s.replace('\0', "")
+            } else {
+                s.into_owned()
+            }
+        };
         FormData(
             url::form_urlencoded::parse(body)
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .map(|(k, v)| (clean(k), clean(v)))
                 .collect(),
         )
     }
@@ -177,6 +186,14 @@ mod tests {
             Some("admin.example.com")
         );
         assert_eq!(authority_of("null"), None);
+    }
+
+    #[test]
+    fn forms_drop_nul_characters() {
+        let f = FormData::parse(b"name=a%00b&q%00=%00");
+        assert_eq!(f.get("name"), "ab");
+        assert!(f.has("q"));
+        assert_eq!(f.get("q"), "");
     }
 
     #[test]

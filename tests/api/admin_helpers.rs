@@ -102,6 +102,14 @@ pub fn csrf_from(html: &str) -> String {
     html[start..start + end].to_owned()
 }
 
+/// The optimistic-lock token (`updated_at`) of a change form.
+pub fn lock_from(html: &str) -> String {
+    let marker = r#"name="updated_at" value=""#;
+    let start = html.find(marker).expect("page has a lock field") + marker.len();
+    let end = html[start..].find('"').unwrap();
+    html[start..start + end].to_owned()
+}
+
 pub fn encode(fields: &[(&str, &str)]) -> String {
     let mut s = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in fields {

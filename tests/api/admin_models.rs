@@ -148,13 +148,36 @@ async fn articles_are_listed_searched_filtered_and_edited() {
         .await
         .unwrap()
         .get(0);
+    let change = format!("/admin/articles/{id}/change/");
+    let lock = lock_from(&text(&app, &change).await);
     let response = post_admin(
         &app,
-        &format!("/admin/articles/{id}/change/"),
-        &[("name", "Baking"), ("author", "writer"), ("body", "…")],
+        &change,
+        &[
+            ("name", "Baking"),
+            ("author", "writer"),
+            ("body", "…"),
+            ("updated_at", &lock),
+        ],
     )
     .await;
     assert_eq!(response.status(), 303);
+    // The same form saved again is stale: 409, the entries kept, nothing overwritten.
+    let response = post_admin(
+        &app,
+        &change,
+        &[
+            ("name", "Frying"),
+            ("author", "writer"),
+            ("body", "…"),
+            ("updated_at", &lock),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 409);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("changed by someone else") && html.contains(r#"value="Frying""#));
+    assert!(text(&app, &change).await.contains(r#"value="Baking""#));
     let html = text(&app, &format!("/admin/articles/{id}/history/")).await;
     assert!(html.contains("Cooking → Baking"));
     assert!(html.contains("root → writer"));

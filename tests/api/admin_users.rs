@@ -224,7 +224,7 @@ async fn change_form_saves_logs_old_and_new_and_refuses_stale_saves() {
     let owned = fields("stale@example.com", &lock);
     let borrowed: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let response = post_admin(&app, &page, &borrowed).await;
-    assert_eq!(response.status(), 200);
+    assert_eq!(response.status(), 409);
     let html = response.text().await.unwrap();
     assert!(html.contains("changed by someone else"));
     assert!(

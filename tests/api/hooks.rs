@@ -241,3 +241,87 @@ async fn an_oversized_event_is_refused_before_any_check() {
 
     assert_eq!((status, actual.as_str()), (413, "payload_too_large"));
 }
+
+#[actix_web::test]
+async fn unstorable_values_are_refused_or_left_out_never_a_server_error() {
+    let (_jwks, app) = hook_app().await;
+    let send = async |body: &Value| {
+        let body = body.to_string();
+        deliver(
+            &app,
+            body.as_bytes(),
+            Some(&signature(SECRET, now(), body.as_bytes())),
+        )
+        .await
+    };
+
+    // A sub no column can hold is a 422 naming the field.
+    for sub in ["", "   ", "a\u{0}b", &"s".repeat(129)] {
+        let response = send(&event(sub, "someone", "")).await;
+        assert_eq!(response.status(), 422, "sub {sub:?}");
+        let body: Value = response.json().await.unwrap();
+        assert!(
+            body["error"]["fields"]["request.userAttributes.sub"].is_array(),
+            "{body}"
+        );
+    }
+
+    // Attributes with NUL are left out; a user name with NUL or blank is replaced by the sub.
+    let sub = new_sub();
+    let mut nul = event(&sub, "nul\u{0}name", "a\u{0}@example.com");
+    nul["request"]["userAttributes"]["given_name"] = json!("Gr\u{0}ace");
+    let response = send(&nul).await;
+    assert_eq!(response.status(), 200);
+    let blank_sub = new_sub();
+    assert_eq!(send(&event(&blank_sub, "   ", "")).await.status(), 200);
+    let db = app.db.client().await;
+    for (sub, first_name) in [(&sub, ""), (&blank_sub, "Grace")] {
+        let row = db
+            .query_one(
+                "SELECT username, email, first_name FROM users WHERE cognito_sub = $1",
+                &[sub],
+            )
+            .await
+            .unwrap();
+        assert_eq!(row.get::<_, String>(0), *sub);
+        assert_eq!(row.get::<_, String>(1), "");
+        assert_eq!(row.get::<_, String>(2), first_name);
+    }
+
+    // The Cognito name is taken, and so is the sub (as someone's username): the user is named
+    // by their new id instead of the request failing.
+    let taken = new_sub();
+    assert_eq!(send(&event(&new_sub(), &taken, "")).await.status(), 200);
+    let response = send(&event(&taken, &taken, "")).await;
+    assert_eq!(response.status(), 200);
+    let result: Value = response.json().await.unwrap();
+    let username: String = db
+        .query_one(
+            "SELECT username FROM users WHERE cognito_sub = $1",
+            &[&taken],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(username, result["user_id"].as_str().unwrap());
+}
+
+#[actix_web::test]
+async fn other_methods_on_the_hook_get_405_with_allow() {
+    let (_jwks, app) = hook_app().await;
+    for method in [
+        reqwest::Method::GET,
+        reqwest::Method::PUT,
+        reqwest::Method::DELETE,
+    ] {
+        let response = app
+            .client
+            .request(method.clone(), format!("{}{PATH}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 405, "{method}");
+        assert_eq!(response.headers()["allow"], "POST");
+        assert_eq!(code(response).await, (405, "method_not_allowed".into()));
+    }
+}

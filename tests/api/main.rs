@@ -11,6 +11,7 @@ mod articles;
 mod browser;
 mod cli;
 mod cognito;
+mod concurrency;
 mod docs;
 mod faults;
 mod fuzz;

@@ -115,3 +115,35 @@ async fn the_docs_page_shows_every_operation_without_script() {
     }
     assert!(!html.contains("<script>"), "no inline script");
 }
+
+#[actix_web::test]
+async fn every_operation_documents_the_errors_it_can_give() {
+    let jwks = JwksServer::start(&[access_key()]).await;
+    let app = spawn_api(&jwks, &[]).await;
+    let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
+
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            let mut expected = vec!["500", "503"];
+            if op["security"].is_array() {
+                expected.extend(["400", "401", "403"]);
+            }
+            if op["requestBody"].is_object() {
+                expected.extend(["400", "413", "422"]);
+            }
+            if path.contains("{id}") {
+                expected.push("404");
+            }
+            for status in expected {
+                let response = &responses[status];
+                assert!(response.is_object(), "{method} {path}: no {status}");
+                assert_eq!(
+                    response["content"]["application/json"]["schema"]["$ref"],
+                    "#/components/schemas/ErrorBody",
+                    "{method} {path} {status}"
+                );
+            }
+        }
+    }
+}

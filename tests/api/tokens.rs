@@ -501,6 +501,13 @@ async fn claims_of_the_wrong_type_or_missing_are_invalid_claims() {
         ("cognito:groups", Some(json!("admin"))),
         ("scope", Some(json!(["aws.cognito.signin.user.admin"]))),
         ("token_use", Some(json!(["access"]))),
+        // Values no column can store: refused, never a 500 from the database.
+        ("sub", Some(json!(""))),
+        ("sub", Some(json!("   "))),
+        ("sub", Some(json!("a\u{0}b"))),
+        ("sub", Some(json!("x".repeat(129)))),
+        ("jti", Some(json!("a\u{0}b"))),
+        ("origin_jti", Some(json!("x".repeat(256)))),
     ];
 
     for (claim, value) in cases {

@@ -130,16 +130,16 @@ impl ChangePage {
     }
 }
 
-fn lock_token(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
 /// The list's query string a change form came from (Django's `_changelist_filters`), rebuilt
 /// from its parsed parameters so only known, well-formed parameters survive.
 fn changelist_filters(raw: &str) -> String {
     ListParams::parse(raw).query_with(&[])
 }
 
+/// The change form. `lock` is the version token to carry (`None`: the user's current one; a form
+/// re-shown for its errors keeps the token it was posted with, so a change saved meanwhile is not
+/// silently overwritten by the next try).
+#[allow(clippy::too_many_arguments)]
 async fn change_page_for(
     conn: &mut AsyncPgConnection,
     admin: Admin,
@@ -148,6 +148,7 @@ async fn change_page_for(
     errors: FieldErrors,
     conflict: String,
     filters: &str,
+    lock: Option<&str>,
 ) -> Result<HttpResponse, AdminError> {
     let all_groups: Vec<Group> = groups::table
         .order(groups::name.asc())
@@ -175,7 +176,7 @@ async fn change_page_for(
         values,
         errors,
         conflict,
-        updated_at_token: lock_token(user.updated_at),
+        updated_at_token: lock.map_or_else(|| lock::token(user.updated_at), str::to_owned),
         changelist_filters: changelist_filters(filters),
         password: password_summary(user.password_hash.as_deref()),
         cognito_sub: user.cognito_sub.clone().unwrap_or_else(|| "—".into()),
@@ -208,21 +209,9 @@ pub async fn change_page(
         FieldErrors::new(),
         String::new(),
         query.get("_changelist_filters"),
+        None,
     )
     .await
-}
-
-/// Why a change was not saved.
-pub enum SaveError {
-    /// Someone saved the user after this form was loaded.
-    Stale,
-    Db(diesel::result::Error),
-}
-
-impl From<diesel::result::Error> for SaveError {
-    fn from(e: diesel::result::Error) -> Self {
-        SaveError::Db(e)
-    }
 }
 
 async fn names_of(
@@ -262,7 +251,7 @@ pub async fn save_user(
             .select(User::as_select())
             .first(conn)
             .await?;
-        if lock_token(user.updated_at) != lock {
+        if !lock::is_current(user.updated_at, lock) {
             return Err(SaveError::Stale);
         }
         let old = current_values(conn, &user).await?;
@@ -346,6 +335,8 @@ pub async fn save_user(
                 .await?;
             changes.diff("groups", old_groups, new_groups);
             changes.diff("user_permissions", old_perms, new_perms);
+            // No column of the row may have changed: move its version on all the same.
+            lock::touch(conn, lock::Versioned::Users, id).await?;
         }
         let message = changes.message();
         let repr = new.username.clone();
@@ -411,6 +402,7 @@ pub async fn change_submit(
         values.perms = current.perms;
         values.is_superuser = current.is_superuser;
     }
+    let lock = form.get(lock::FIELD).to_owned();
     if !errors.is_empty() {
         let filters = form.get("_changelist_filters");
         return change_page_for(
@@ -421,28 +413,27 @@ pub async fn change_submit(
             errors,
             String::new(),
             filters,
+            Some(&lock),
         )
         .await;
     }
     let actor = admin.staff.user.clone();
-    let lock = form.get("updated_at").to_owned();
     match save_user(&mut conn, &actor, id, &lock, &values, may_grant).await {
         Ok(_) => {}
         Err(SaveError::Stale) => {
             let fresh = load_user(&mut conn, id).await?;
-            return change_page_for(
+            let response = change_page_for(
                 &mut conn,
                 admin,
                 &fresh,
                 values,
                 errors,
-                "This user was changed by someone else after you opened this form, so your \
-                 changes were not saved. Your entries are shown below; compare them with the \
-                 current history and save again."
-                    .into(),
+                lock::conflict_message("user"),
                 form.get("_changelist_filters"),
+                None,
             )
-            .await;
+            .await?;
+            return Ok(lock::conflict(response));
         }
         Err(SaveError::Db(diesel::result::Error::DatabaseError(
             diesel::result::DatabaseErrorKind::UniqueViolation,
@@ -461,6 +452,7 @@ pub async fn change_submit(
                 errors,
                 String::new(),
                 filters,
+                Some(&lock),
             )
             .await;
         }

@@ -8,8 +8,8 @@ mod list;
 
 pub use add::{add_page, add_submit};
 pub use change::{
-    Choice, ChoiceGroup, SaveError, UserValues, change_page, change_submit, password_summary,
-    save_user, signout, unlock,
+    Choice, ChoiceGroup, UserValues, change_page, change_submit, password_summary, save_user,
+    signout, unlock,
 };
 pub use delete::{delete_page, delete_submit, history_page, password_page, password_submit};
 pub use list::{
@@ -20,13 +20,14 @@ use std::collections::HashSet;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::history::{self, Action, Changes, Target, format_time};
 use super::index::table_count;
+use super::lock::{self, SaveError};
 use super::login::{
     FieldErrors, check_new_password, hash_blocking, password_help, set_password_logged,
 };

@@ -26,11 +26,17 @@ impl Profile {
         first_name: Option<&str>,
         last_name: Option<&str>,
     ) -> Self {
-        let clip =
-            |s: Option<&str>| s.map(|v| v.chars().take(accounts::MAX_USERNAME_LEN).collect());
+        // PostgreSQL text cannot hold NUL: such a value is left out, like any we cannot store.
+        let storable = |s: &&str| !s.contains('\0');
+        let clip = |s: Option<&str>| {
+            s.filter(storable)
+                .map(|v| v.chars().take(accounts::MAX_USERNAME_LEN).collect())
+        };
         Profile {
             // An address we cannot store is left out rather than refusing the identity.
-            email: email.and_then(|e| accounts::normalize_email(e).ok()),
+            email: email
+                .filter(storable)
+                .and_then(|e| accounts::normalize_email(e).ok()),
             email_verified,
             first_name: clip(first_name),
             last_name: clip(last_name),
@@ -68,10 +74,23 @@ impl<'a> Identity<'a> {
     }
 }
 
-/// A Cognito user name we can store as ours: otherwise the user is named by `sub`.
+/// Longest `sub` we store (the column is `varchar(128)`; Cognito's are 36-character UUIDs).
+pub const MAX_SUB_LEN: usize = 128;
+
+/// A `sub` we can store and name a user by: 1–128 characters, not blank, no control characters.
+pub fn valid_sub(sub: &str) -> bool {
+    sub.chars().count() <= MAX_SUB_LEN
+        && !sub.trim().is_empty()
+        && !sub.chars().any(char::is_control)
+}
+
+/// A Cognito user name we can store as ours (1–150 characters, not blank, no control characters;
+/// the table refuses a blank username): otherwise the user is named by `sub`.
 fn usable_username(name: &str) -> bool {
     let len = name.chars().count();
-    (1..=accounts::MAX_USERNAME_LEN).contains(&len) && !name.chars().any(char::is_control)
+    (1..=accounts::MAX_USERNAME_LEN).contains(&len)
+        && !name.trim().is_empty()
+        && !name.chars().any(char::is_control)
 }
 
 /// The user for `identity.sub`, created if missing. Race-free: concurrent callers all insert with
@@ -85,10 +104,14 @@ pub async fn find_or_create(
         .username
         .filter(|name| usable_username(name))
         .unwrap_or(identity.sub);
-    // The Cognito name may already belong to someone else here; `sub` is unique by definition.
-    for username in [preferred, identity.sub] {
+    // The Cognito name may already belong to someone else here, and so, rarely, may the `sub`
+    // (usernames are free text to staff): then the user is named by their new id, which no one
+    // can have taken.
+    let id = new_id();
+    let by_id = id.to_string();
+    for username in [preferred, identity.sub, by_id.as_str()] {
         let new = NewUser {
-            id: new_id(),
+            id,
             username,
             email: p.email.as_deref().unwrap_or(""),
             password_hash: None,
@@ -115,7 +138,7 @@ pub async fn find_or_create(
             return Ok(user);
         }
     }
-    // Only when some other account's username equals this sub: a data problem, not a client one.
+    // Only if a username equal to a fresh UUIDv7 existed: never, short of a corrupted table.
     Err(DbError::Query(diesel::result::Error::NotFound))
 }
 
@@ -166,6 +189,8 @@ mod tests {
     fn only_usable_cognito_names_become_usernames() {
         assert!(usable_username("janedoe@example.com"));
         assert!(!usable_username(""));
+        assert!(!usable_username("   "));
+        assert!(!usable_username("nul\0name"));
         assert!(!usable_username("bad\nname"));
         assert!(!usable_username(&"x".repeat(151)));
     }
@@ -178,5 +203,19 @@ mod tests {
             Profile::new(Some("not an email"), None, None, None).email,
             None
         );
+        let nul = Profile::new(Some("a\0@example.com"), None, Some("J\0"), Some("Doe"));
+        assert_eq!(nul.email, None);
+        assert_eq!(nul.first_name, None);
+        assert_eq!(nul.last_name.as_deref(), Some("Doe"));
+    }
+
+    #[test]
+    fn subs_must_be_storable() {
+        assert!(valid_sub("0191d2c4-0000-7000-8000-000000000000"));
+        for bad in ["", "  ", "a\0b", "tab\there"] {
+            assert!(!valid_sub(bad), "{bad:?}");
+        }
+        assert!(valid_sub(&"s".repeat(128)));
+        assert!(!valid_sub(&"s".repeat(129)));
     }
 }

@@ -155,6 +155,7 @@ impl Verifier {
             jsonwebtoken::decode::<Claims>(token, &key, &self.validation).map_err(map_jwt_error)?;
         let claims = data.claims;
         self.check_token_use_and_client(&claims)?;
+        check_storable(&claims)?;
         Ok(claims)
     }
 
@@ -195,6 +196,28 @@ impl Verifier {
             ))),
         }
     }
+}
+
+/// The claims that are stored or looked up must fit their columns: `sub` (1–128 characters, not
+/// blank, no control characters) and `jti`/`origin_jti` (at most 255 characters, no control
+/// characters; PostgreSQL text cannot even hold NUL). A token from a real pool always passes.
+fn check_storable(claims: &Claims) -> Result<(), AuthError> {
+    if !super::provisioning::valid_sub(&claims.sub) {
+        return Err(AuthError::InvalidClaims(
+            "the sub claim must have 1 to 128 characters, not blank, without control characters"
+                .into(),
+        ));
+    }
+    for (name, value) in [("jti", &claims.jti), ("origin_jti", &claims.origin_jti)] {
+        if let Some(value) = value
+            && (value.chars().count() > 255 || value.chars().any(char::is_control))
+        {
+            return Err(AuthError::InvalidClaims(format!(
+                "the {name} claim must have at most 255 characters, without control characters"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Shape, size and header checks, before any key lookup. Returns the `kid`.
