@@ -12,7 +12,7 @@ ISSUER="https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_GateTest1"
 CLIENT_ID="4example0client0id0abcdef"
 # Which build the starters run: release (the default) or debug (what `cargo test` built).
 PROFILE="${PROFILE:-release}"
-bin="target/$PROFILE"
+bin="${CARGO_TARGET_DIR:-target}/$PROFILE"
 
 work="$(mktemp -d)"
 pids=()

@@ -23,7 +23,7 @@ start_jwks
 start_app
 # The first request provisions the user; the load measures the steady state.
 curl -fs -H "Authorization: Bearer $token" "http://$APP_ADDR/api/v1/me" >/dev/null
-app_env BIND="$MIN_ADDR" target/release/examples/minimal_me 2>"$work/minimal.log" &
+app_env BIND="$MIN_ADDR" "$bin/examples/minimal_me" 2>"$work/minimal.log" &
 min_pid=$!
 pids+=("$min_pid")
 for _ in $(seq 1 100); do
