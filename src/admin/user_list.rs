@@ -394,8 +394,8 @@ impl ListParams {
                     q: (*word).to_owned(),
                     ..ListParams::default()
                 };
-                broad[i] = estimate_rows(conn, one.filtered().select(users::id)).await?
-                    > ESTIMATE_ABOVE;
+                broad[i] =
+                    estimate_rows(conn, one.filtered().select(users::id)).await? > ESTIMATE_ABOVE;
             }
         }
         if broad.iter().all(|b| *b) {
@@ -444,7 +444,11 @@ impl ListParams {
             ))
             .limit(cap + 1);
         let (column, desc) = self.sort();
-        let key = if column == "source" { "cognito" } else { column };
+        let key = if column == "source" {
+            "cognito"
+        } else {
+            column
+        };
         let dir = if desc { "DESC" } else { "ASC" };
         let found: CappedPage = Wrapped {
             before: "WITH m (id, username, email, is_staff, is_active, cognito, created_at) \

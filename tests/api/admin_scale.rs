@@ -119,7 +119,11 @@ async fn a_search_mixing_a_broad_and_a_selective_word_finds_exactly_the_matches(
 
     for believed in [3000, 2_000_000] {
         pretend_users(&app, believed).await;
-        let html = text(&app, "/admin/users/?q=Olivia+shop.example&o=-created_at&per=200").await;
+        let html = text(
+            &app,
+            "/admin/users/?q=Olivia+shop.example&o=-created_at&per=200",
+        )
+        .await;
         assert!(
             summary(&html).starts_with(&format!("{} result", expected.len())),
             "{believed}: {}",
@@ -174,7 +178,10 @@ async fn csv_export_streams_every_user_once() {
     let response = app.get("/admin/users/export.csv").await;
 
     assert_eq!(response.status(), 200);
-    assert!(response.headers().get("content-length").is_none(), "streamed");
+    assert!(
+        response.headers().get("content-length").is_none(),
+        "streamed"
+    );
     let body = response.text().await.unwrap();
     let ids: Vec<&str> = body.lines().skip(1).map(|l| &l[..36]).collect();
     assert_eq!(ids.len(), 3501);

@@ -23,7 +23,10 @@ async fn seeds_exactly_n_unique_users_and_only_the_missing_ones_on_a_rerun() {
 
     let first = seed(&db, 2500).await;
 
-    assert_eq!((first.existing, first.inserted, first.skipped), (0, 2500, 0));
+    assert_eq!(
+        (first.existing, first.inserted, first.skipped),
+        (0, 2500, 0)
+    );
     assert_eq!(scalar(&db, "SELECT count(*) FROM users").await, 2500);
     assert_eq!(
         scalar(&db, "SELECT count(DISTINCT email) FROM users").await,
@@ -35,9 +38,19 @@ async fn seeds_exactly_n_unique_users_and_only_the_missing_ones_on_a_rerun() {
     );
     // Shaped like a real user base: mostly active Cognito users, a few staff, valid emails.
     let inactive = scalar(&db, "SELECT count(*) FROM users WHERE NOT is_active").await;
-    assert!((50..=250).contains(&inactive), "about 5% inactive: {inactive}");
-    let cognito = scalar(&db, "SELECT count(*) FROM users WHERE cognito_sub IS NOT NULL").await;
-    assert!((1900..=2350).contains(&cognito), "about 85% Cognito: {cognito}");
+    assert!(
+        (50..=250).contains(&inactive),
+        "about 5% inactive: {inactive}"
+    );
+    let cognito = scalar(
+        &db,
+        "SELECT count(*) FROM users WHERE cognito_sub IS NOT NULL",
+    )
+    .await;
+    assert!(
+        (1900..=2350).contains(&cognito),
+        "about 85% Cognito: {cognito}"
+    );
     assert_eq!(
         scalar(
             &db,
@@ -91,7 +104,10 @@ async fn a_taken_username_is_skipped_and_reported() {
 
     let report = seed(&db, 11).await;
 
-    assert_eq!((report.existing, report.inserted, report.skipped), (0, 10, 1));
+    assert_eq!(
+        (report.existing, report.inserted, report.skipped),
+        (0, 10, 1)
+    );
 }
 
 #[actix_web::test]
@@ -118,7 +134,11 @@ async fn the_command_loads_a_big_batch_and_rebuilds_the_indexes_it_dropped() {
     .unwrap();
 
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
         stdout.contains("60000 inserted") && stdout.contains("indexes rebuilt"),
         "{stdout}"
@@ -128,7 +148,10 @@ async fn the_command_loads_a_big_batch_and_rebuilds_the_indexes_it_dropped() {
     assert_eq!(before, after, "every index is back, as it was");
     // Analysed: the planner knows the table's size.
     let estimate: f32 = client
-        .query_one("SELECT reltuples FROM pg_class WHERE relname = 'users'", &[])
+        .query_one(
+            "SELECT reltuples FROM pg_class WHERE relname = 'users'",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
