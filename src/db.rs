@@ -1,5 +1,6 @@
 //! Connection pool, embedded migrations, and the mapping of database failures.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use diesel::ConnectionError;
@@ -90,6 +91,37 @@ fn connection_config(
     Ok(config)
 }
 
+/// The runtime every pooled connection's socket and driver task live on. A connection made on an
+/// actix worker dies with that worker's runtime, and at shutdown workers stop one by one while
+/// others still finish requests with connections the pool handed them: those requests failed with
+/// 503 until connections got a runtime that outlives every worker. `None` only if the OS refuses
+/// a thread; connections are then made on the caller's runtime as before.
+static CONNECTION_RUNTIME: LazyLock<Option<tokio::runtime::Handle>> = LazyLock::new(|| {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    let handle = runtime.handle().clone();
+    std::thread::Builder::new()
+        .name("gatehouse-db".into())
+        .spawn(move || runtime.block_on(std::future::pending::<()>()))
+        .ok()?;
+    Some(handle)
+});
+
+async fn establish_on_connection_runtime(
+    url: String,
+    settings: DatabaseSettings,
+) -> Result<AsyncPgConnection, ConnectionError> {
+    match CONNECTION_RUNTIME.as_ref() {
+        Some(runtime) => runtime
+            .spawn(establish(url, settings))
+            .await
+            .map_err(|e| ConnectionError::BadConnection(e.to_string()))?,
+        None => establish(url, settings).await,
+    }
+}
+
 async fn establish(
     url: String,
     settings: DatabaseSettings,
@@ -110,8 +142,9 @@ pub fn build_pool(settings: &DatabaseSettings) -> Pool {
     // by `is_broken` (closed socket) and the request that hits it gets a 503.
     manager_config.recycling_method = RecyclingMethod::Fast;
     let setup_settings = settings.clone();
-    manager_config.custom_setup =
-        Box::new(move |url| establish(url.to_owned(), setup_settings.clone()).boxed());
+    manager_config.custom_setup = Box::new(move |url| {
+        establish_on_connection_runtime(url.to_owned(), setup_settings.clone()).boxed()
+    });
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
         settings.url.expose_secret(),
         manager_config,

@@ -297,7 +297,9 @@ async fn sigterm_under_load_finishes_in_flight_requests_refuses_new_ones_and_exi
                         .await
                     {
                         Ok(r) => {
-                            assert_eq!(r.status(), 200, "an answer during shutdown");
+                            let status = r.status();
+                            let body = r.text().await.unwrap_or_default();
+                            assert_eq!(status, 200, "an answer during shutdown: {body}");
                             ok += 1;
                         }
                         Err(_) => {
