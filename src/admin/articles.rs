@@ -404,6 +404,8 @@ pub async fn change_submit(
             )?;
             return Ok(lock::conflict(response));
         }
+        // Deleted by someone else while this form was open.
+        Err(SaveError::Db(diesel::result::Error::NotFound)) => return Err(AdminError::NotFound),
         Err(SaveError::Db(e)) => return Err(e.into()),
     }
     flash(

@@ -124,7 +124,8 @@ async fn form_page(
 
 /// The form with a form-wide `conflict` message, and the version token `lock` (`None`: the
 /// group's current one; a re-shown form keeps the token it was posted with, so a change saved
-/// meanwhile is not silently overwritten by the next try).
+/// meanwhile is not silently overwritten by the next try). The token must have been read before
+/// `perms`.
 #[allow(clippy::too_many_arguments)]
 async fn form_page_with(
     conn: &mut AsyncPgConnection,
@@ -373,6 +374,8 @@ async fn submit(
             )
             .await;
         }
+        // Deleted by someone else while this form was open.
+        Err(SaveError::Db(diesel::result::Error::NotFound)) => return Err(AdminError::NotFound),
         Err(SaveError::Db(e)) => return Err(e.into()),
     };
     flash(
@@ -418,13 +421,19 @@ pub async fn change_page(
         .await?
         .into_iter()
         .collect();
-    form_page(
+    // The token is the version read before the permissions: if a save lands in between, the form
+    // shows newer permissions under an older token, and its save is refused as stale rather than
+    // silently dropping that save's permissions.
+    let lock = lock::token(group.updated_at);
+    form_page_with(
         &mut conn,
         admin,
         Some(id),
         group.name,
         &perms,
         String::new(),
+        String::new(),
+        Some(&lock),
     )
     .await
 }

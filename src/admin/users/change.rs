@@ -198,6 +198,8 @@ pub async fn change_page(
     admin.require(MODEL, "view")?;
     let id = parse_id(&path)?;
     let mut conn = db::connection(&state.pool).await?;
+    // The row (and so the token) is read before the groups and permissions: a save landing in
+    // between makes this form stale instead of letting it drop that save's groups.
     let user = load_user(&mut conn, id).await?;
     let values = current_values(&mut conn, &user).await?;
     let query = FormData::parse(req.query_string().as_bytes());
@@ -456,6 +458,8 @@ pub async fn change_submit(
             )
             .await;
         }
+        // Deleted by someone else while this form was open.
+        Err(SaveError::Db(diesel::result::Error::NotFound)) => return Err(AdminError::NotFound),
         Err(SaveError::Db(e)) => return Err(e.into()),
     }
     flash(
