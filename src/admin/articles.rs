@@ -44,6 +44,19 @@ async fn load_article(
         .ok_or(AdminError::NotFound)
 }
 
+/// The list's parameters from its query string: newest first unless asked otherwise.
+pub(crate) fn list_params(query_string: &str) -> SimpleParams {
+    let params = SimpleParams::parse(query_string, &["created_at", "name", "author"], "author");
+    if query_string.contains("o=") {
+        params
+    } else {
+        SimpleParams {
+            order: "-created_at".into(),
+            ..params
+        }
+    }
+}
+
 /// `GET /admin/articles/?q=&author=&o=&p=`
 pub async fn list(
     admin: Admin,
@@ -51,20 +64,7 @@ pub async fn list(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
     admin.require(MODEL, "view")?;
-    let params = SimpleParams::parse(
-        req.query_string(),
-        &["created_at", "name", "author"],
-        "author",
-    );
-    // Newest first unless asked otherwise.
-    let params = if req.query_string().contains("o=") {
-        params
-    } else {
-        SimpleParams {
-            order: "-created_at".into(),
-            ..params
-        }
-    };
+    let params = list_params(req.query_string());
     let filtered = || {
         let mut q = articles::table.inner_join(users::table).into_boxed();
         for word in params.q.split_whitespace().take(8) {
@@ -137,10 +137,10 @@ impl ArticleFormPage {
     }
 }
 
-struct Values {
-    name: String,
-    body: String,
-    author: String,
+pub(crate) struct Values {
+    pub(crate) name: String,
+    pub(crate) body: String,
+    pub(crate) author: String,
 }
 
 fn form_page(
@@ -180,22 +180,28 @@ pub async fn add_page(admin: Admin) -> Result<HttpResponse, AdminError> {
     )
 }
 
+/// What is wrong with an article name, if anything.
+pub(crate) fn check_name(name: &str) -> Option<String> {
+    if name.is_empty() {
+        Some("This field is required.".into())
+    } else if name.chars().count() > MAX_NAME_LEN {
+        Some(format!(
+            "Ensure this value has at most {MAX_NAME_LEN} characters (it has {}).",
+            name.chars().count()
+        ))
+    } else {
+        None
+    }
+}
+
 /// Validates a posted article; returns the author on success.
 async fn validate(
     conn: &mut AsyncPgConnection,
     values: &Values,
     errors: &mut FieldErrors,
 ) -> Result<Option<User>, AdminError> {
-    if values.name.is_empty() {
-        errors
-            .entry("name")
-            .or_default()
-            .push("This field is required.".into());
-    } else if values.name.chars().count() > MAX_NAME_LEN {
-        errors.entry("name").or_default().push(format!(
-            "Ensure this value has at most {MAX_NAME_LEN} characters (it has {}).",
-            values.name.chars().count()
-        ));
+    if let Some(problem) = check_name(&values.name) {
+        errors.entry("name").or_default().push(problem);
     }
     let author = User::find_by_username(conn, &values.author).await?;
     if author.is_none() {
@@ -207,7 +213,7 @@ async fn validate(
     Ok(author)
 }
 
-fn posted(form: &FormData) -> Values {
+pub(crate) fn posted(form: &FormData) -> Values {
     Values {
         name: form.get("name").trim().to_owned(),
         // Browsers send CRLF line ends; store LF.
@@ -216,7 +222,7 @@ fn posted(form: &FormData) -> Values {
     }
 }
 
-fn after_save(form: &FormData, id: Uuid) -> String {
+pub(crate) fn after_save(form: &FormData, id: Uuid) -> String {
     if form.has("_continue") {
         format!("/admin/articles/{id}/change/")
     } else if form.has("_addanother") {

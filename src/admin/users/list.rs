@@ -28,7 +28,7 @@ struct ListPage {
     row_suffix: String,
 }
 
-fn page_links(params: &ListParams, count: i64) -> Vec<PageLink> {
+pub(crate) fn page_links(params: &ListParams, count: i64) -> Vec<PageLink> {
     let last = ((count + params.per_page - 1) / params.per_page).max(1);
     if last == 1 {
         return Vec::new();
