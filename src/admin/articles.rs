@@ -44,17 +44,16 @@ async fn load_article(
         .ok_or(AdminError::NotFound)
 }
 
-/// The list's parameters from its query string: newest first unless asked otherwise.
+/// The list's parameters from its query string: newest first unless `o` names a column. (It
+/// used to look for `o=` anywhere in the query string, so `?foo=1` or `?o=bogus` sorted oldest
+/// first; the admin_form fuzz target's order check caught it.)
 pub(crate) fn list_params(query_string: &str) -> SimpleParams {
-    let params = SimpleParams::parse(query_string, &["created_at", "name", "author"], "author");
-    if query_string.contains("o=") {
-        params
-    } else {
-        SimpleParams {
-            order: "-created_at".into(),
-            ..params
-        }
-    }
+    SimpleParams::parse(
+        query_string,
+        &["created_at", "name", "author"],
+        "-created_at",
+        "author",
+    )
 }
 
 /// `GET /admin/articles/?q=&author=&o=&p=`
@@ -216,8 +215,9 @@ async fn validate(
 pub(crate) fn posted(form: &FormData) -> Values {
     Values {
         name: form.get("name").trim().to_owned(),
-        // Browsers send CRLF line ends; store LF.
-        body: form.get("body").replace("\r\n", "\n"),
+        // Browsers send CRLF line ends; store LF. A lone CR (old Mac line ends, hand-made
+        // posts) is a line end too, not a character to keep.
+        body: form.get("body").replace("\r\n", "\n").replace('\r', "\n"),
         author: form.get("author").trim().to_owned(),
     }
 }
@@ -459,4 +459,28 @@ pub async fn bulk_delete(
         |conn, ids| diesel::delete(articles::table.filter(articles::id.eq_any(ids))).execute(conn),
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newest_first_unless_o_names_a_column() {
+        // Found by the admin_form fuzz target: any `o=` in the query string (`?foo=1`, `?o=x`)
+        // used to switch the list to oldest first.
+        for query in ["", "foo=1", "o=", "o=bogus", "author=bob&q=o%3D"] {
+            assert_eq!(list_params(query).order, "-created_at", "{query:?}");
+        }
+        assert_eq!(list_params("o=name").order, "name");
+        assert_eq!(list_params("o=-author").order, "-author");
+        assert_eq!(list_params("o=created_at").order, "created_at");
+    }
+
+    #[test]
+    fn body_line_ends_become_lf() {
+        // Found by the admin_form fuzz target: a lone CR was stored as is.
+        let form = FormData::parse(b"name=a&body=one%0D%0Atwo%0Dthree%0D%0D%0Afour%0A&author=x");
+        assert_eq!(posted(&form).body, "one\ntwo\nthree\n\nfour\n");
+    }
 }

@@ -40,7 +40,7 @@ async fn load_group(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Group, Adm
 /// The list's parameters from its query string.
 pub(crate) fn list_params(query_string: &str) -> SimpleParams {
     let names: Vec<&str> = COLUMNS.iter().map(|(n, _)| *n).collect();
-    SimpleParams::parse(query_string, &names, "")
+    SimpleParams::parse(query_string, &names, COLUMNS[0].0, "")
 }
 
 /// `GET /admin/groups/`
