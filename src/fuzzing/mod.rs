@@ -7,7 +7,7 @@
 //! - [`admin_form`]: the back office's query-string and form parsers and validators.
 //!
 //! The first input byte picks a mode; the rest is that mode's input. `fuzz/seeds/` holds the
-//! committed seed corpora, written by the ignored test `fuzzing::seeds::write_seeds`.
+//! committed seed corpora, written by `fuzz/make_seeds.py` and replayed by `cargo test`.
 
 pub mod admin_form;
 #[cfg(test)]

@@ -198,6 +198,11 @@ pub fn valid_token() -> &'static str {
     &FIXTURE.valid
 }
 
+/// Whether the fixed verifier accepts `token`.
+pub fn accepts(token: &str) -> bool {
+    FIXTURE.verify(token).is_ok()
+}
+
 /// Builds the verifier now (libFuzzer's init hook), so the first input is not the slow one.
 pub fn init() {
     LazyLock::force(&FIXTURE);
@@ -316,7 +321,10 @@ fn assert_accepted(f: &Fixture, token: &str, claims: &Claims) {
     // Slack for the clock moving on between the verification and this check.
     let now = chrono::Utc::now().timestamp();
     let exp = payload["exp"].as_i64().expect("an integer exp");
-    assert!(exp >= now - LEEWAY_SECONDS - 2, "accepted expired {payload}");
+    assert!(
+        exp >= now - LEEWAY_SECONDS - 2,
+        "accepted expired {payload}"
+    );
     assert_eq!(exp, claims.exp);
     if let Some(nbf) = payload.get("nbf").filter(|v| !v.is_null()) {
         let nbf = nbf.as_i64().expect("an integer nbf");
