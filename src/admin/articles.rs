@@ -479,7 +479,7 @@ mod tests {
 
     #[test]
     fn body_line_ends_become_lf() {
-        // Found by the admin_form fuzz target: a lone CR was stored as is.
+        // Caught by the admin_form fuzz target's checks: a lone CR was stored as is.
         let form = FormData::parse(b"name=a&body=one%0D%0Atwo%0Dthree%0D%0D%0Afour%0A&author=x");
         assert_eq!(posted(&form).body, "one\ntwo\nthree\n\nfour\n");
     }

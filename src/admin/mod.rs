@@ -453,7 +453,7 @@ mod tests {
             "//evil.example/admin/",
             "/admin/\\evil",
             "/static/x",
-            // Found by the admin_form fuzz target: dot segments, plain or percent-encoded.
+            // Caught by the admin_form fuzz target's checks: dot segments, plain or percent-encoded.
             "/admin/../static/x",
             "/admin/%2e%2e/static/x",
             "/admin/.%2E/x",

@@ -304,7 +304,7 @@ mod tests {
 
     #[test]
     fn page_links_at_the_largest_pages_do_not_overflow() {
-        // Found by the admin_form fuzz target: `?p=9223372036854775807` overflowed `page + 2`
+        // Caught by the admin_form fuzz target's checks: `?p=9223372036854775807` overflowed `page + 2`
         // (a panic in debug builds, a wrapped range in release ones).
         let params = SimpleParams::parse("p=9223372036854775807", &["name"], "name", "");
         assert_eq!(params.page, 1);

@@ -383,7 +383,7 @@ mod tests {
 
     #[test]
     fn clipped_values_survive_the_links() {
-        // Found by the admin_form fuzz target: a date after 20 spaces filtered the page, but the
+        // Caught by the admin_form fuzz target's checks: a date after 20 spaces filtered the page, but the
         // links (clipped to 20 characters) dropped it; a search cut at 200 characters kept a
         // trailing space that the next parse trimmed.
         let p = ListParams::parse(&format!("created_from={}2024-01-01", "+".repeat(20)));
