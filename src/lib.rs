@@ -10,6 +10,8 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod models;
 pub mod routes;
 pub mod schema;

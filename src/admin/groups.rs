@@ -38,6 +38,12 @@ async fn load_group(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Group, Adm
         .ok_or(AdminError::NotFound)
 }
 
+/// The list's parameters from its query string.
+pub(crate) fn list_params(query_string: &str) -> SimpleParams {
+    let names: Vec<&str> = COLUMNS.iter().map(|(n, _)| *n).collect();
+    SimpleParams::parse(query_string, &names, COLUMNS[0].0, "")
+}
+
 /// `GET /admin/groups/`
 pub async fn list(
     admin: Admin,
@@ -45,8 +51,7 @@ pub async fn list(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
     admin.require(MODEL, "view")?;
-    let names: Vec<&str> = COLUMNS.iter().map(|(n, _)| *n).collect();
-    let params = SimpleParams::parse(req.query_string(), &names, "");
+    let params = list_params(req.query_string());
     let filtered = || {
         let mut q = groups::table.into_boxed();
         for word in params.q.split_whitespace().take(8) {
@@ -181,7 +186,7 @@ pub async fn add_page(
     .await
 }
 
-fn posted(form: &FormData) -> (String, HashSet<Uuid>) {
+pub(crate) fn posted(form: &FormData) -> (String, HashSet<Uuid>) {
     let perms = form
         .all("permissions")
         .into_iter()
@@ -190,7 +195,7 @@ fn posted(form: &FormData) -> (String, HashSet<Uuid>) {
     (form.get("name").trim().to_owned(), perms)
 }
 
-fn check_name(name: &str) -> Option<String> {
+pub(crate) fn check_name(name: &str) -> Option<String> {
     if name.is_empty() {
         Some("This field is required.".into())
     } else if name.chars().count() > 150 {

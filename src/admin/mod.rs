@@ -423,13 +423,20 @@ pub fn redirect(location: &str) -> HttpResponse {
         .finish()
 }
 
-/// A `next` target we are willing to send someone to after login: an admin path on this site.
+/// A `next` target we are willing to send someone to after login: an admin path on this site,
+/// also once a browser has resolved it (`/admin/../x` and `/admin/%2e%2e/x` lead to `/x`).
 pub fn safe_next(next: &str) -> Option<&str> {
-    let ok = next.starts_with("/admin/")
+    let shaped = next.starts_with("/admin/")
         && !next.starts_with("//")
         && !next.contains('\\')
         && !next.chars().any(char::is_control);
-    ok.then_some(next)
+    if !shaped {
+        return None;
+    }
+    let base = url::Url::parse("https://gatehouse.invalid/admin/").ok()?;
+    let resolved = base.join(next).ok()?;
+    let stays = resolved.origin() == base.origin() && resolved.path().starts_with("/admin/");
+    stays.then_some(next)
 }
 
 #[cfg(test)]
@@ -439,12 +446,20 @@ mod tests {
     #[test]
     fn next_stays_on_this_site() {
         assert_eq!(safe_next("/admin/users/?q=a"), Some("/admin/users/?q=a"));
+        assert_eq!(safe_next("/admin/./users/"), Some("/admin/./users/"));
+        assert_eq!(safe_next("/admin/users/../"), Some("/admin/users/../"));
         for bad in [
             "",
             "https://evil.example/",
             "//evil.example/admin/",
             "/admin/\\evil",
             "/static/x",
+            // Caught by the admin_form fuzz target's checks: dot segments, plain or percent-encoded.
+            "/admin/../static/x",
+            "/admin/%2e%2e/static/x",
+            "/admin/.%2E/x",
+            "/admin/..",
+            "/admin/users/../../x",
         ] {
             assert_eq!(safe_next(bad), None, "{bad}");
         }

@@ -31,7 +31,7 @@ pub struct UserValues {
 }
 
 impl UserValues {
-    fn from_form(form: &FormData) -> Self {
+    pub(crate) fn from_form(form: &FormData) -> Self {
         let ids = |name| -> HashSet<Uuid> {
             form.all(name)
                 .into_iter()
@@ -132,7 +132,7 @@ impl ChangePage {
 
 /// The list's query string a change form came from (Django's `_changelist_filters`), rebuilt
 /// from its parsed parameters so only known, well-formed parameters survive.
-fn changelist_filters(raw: &str) -> String {
+pub(crate) fn changelist_filters(raw: &str) -> String {
     ListParams::parse(raw).query_with(&[])
 }
 

@@ -28,13 +28,13 @@ struct ListPage {
     row_suffix: String,
 }
 
-fn page_links(params: &ListParams, count: i64) -> Vec<PageLink> {
-    let last = ((count + params.per_page - 1) / params.per_page).max(1);
+pub(crate) fn page_links(params: &ListParams, count: i64) -> Vec<PageLink> {
+    let last = (count.saturating_add(params.per_page - 1) / params.per_page).max(1);
     if last == 1 {
         return Vec::new();
     }
     let mut numbers: Vec<i64> = vec![1, last];
-    numbers.extend((params.page - 2).max(1)..=(params.page + 2).min(last));
+    numbers.extend(params.page.saturating_sub(2).max(1)..=params.page.saturating_add(2).min(last));
     numbers.sort_unstable();
     numbers.dedup();
     numbers
@@ -405,4 +405,22 @@ pub async fn export_csv(
         ))
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .streaming(header.chain(rows)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_links_at_the_largest_pages_do_not_overflow() {
+        let mut params = ListParams::parse("per=200");
+        for page in [i64::MAX, i64::MAX - 2, crate::admin::user_list::MAX_PAGE] {
+            params.page = page;
+            let links = page_links(&params, i64::MAX);
+            // Beyond the last page nothing is current; no arithmetic may overflow.
+            let current = links.iter().any(|l| l.current);
+            assert_eq!(current, page == crate::admin::user_list::MAX_PAGE, "{page}");
+            assert!(links.len() <= 7);
+        }
+    }
 }

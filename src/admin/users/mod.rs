@@ -15,6 +15,7 @@ pub use delete::{delete_page, delete_submit, history_page, password_page, passwo
 pub use list::{
     ACTIONS, CSV_HEADER, apply_bulk, bulk_action, csv_row, export_csv, list, sign_out_everywhere,
 };
+pub(crate) use {change::changelist_filters, list::page_links};
 
 use std::collections::HashSet;
 
@@ -117,7 +118,7 @@ pub struct PageLink {
     pub current: bool,
 }
 
-fn after_save(form: &FormData, id: Uuid) -> String {
+pub(crate) fn after_save(form: &FormData, id: Uuid) -> String {
     if form.has("_addanother") {
         "/admin/users/add/".into()
     } else if form.has("_continue") {
