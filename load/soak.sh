@@ -25,7 +25,9 @@ total=0 elapsed=0 bad=0 at_million="" samples=()
 while [ "$elapsed" -lt "$SOAK_SECONDS" ]; do
   line="$(wrk_run "http://$APP_ADDR/api/v1/me" "$CONNECTIONS" 10s)"
   total=$(( total + $(field requests "$line") ))
-  bad=$(( bad + $(field non2xx "$line") + $(field socket_errors "$line") ))
+  errors=$(( $(field non2xx "$line") + $(field socket_errors "$line") ))
+  bad=$(( bad + errors ))
+  [ "$errors" = 0 ] || echo "# errors in this run: ${line#RESULT }" >&2
   elapsed=$(( elapsed + 10 ))
   rss="$(awk -v k="$(rss_kib "$app_pid")" 'BEGIN{printf "%.1f", k/1024}')"
   samples+=("$rss")
