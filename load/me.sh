@@ -6,7 +6,7 @@
 #   bash load/me.sh                                    # 32 and 256 connections, 2 rounds of 15 s
 #   CONNECTIONS="64" DURATION=60s ROUNDS=1 bash load/me.sh
 #
-# Gatehouse runs with its defaults (RUST_LOG unset: info). Needs wrk (`apt-get install wrk`) and
+# Gatehouse runs with its defaults (RUST_LOG unset: no access log). Needs wrk (`apt-get install wrk`) and
 # PostgreSQL at DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres); makes a
 # database of its own and drops it. Exits 1 when a goal of the README is missed: ≥ 0.8× the
 # minimal handler's requests/s, p99 < 10 ms at 32 connections, no non-2xx answer.
