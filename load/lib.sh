@@ -34,11 +34,14 @@ app_env() {
     COGNITO_JWKS_URL="http://$JWKS_ADDR/jwks.json" "$@"
 }
 
-# start_jwks: serves the JWKS and sets $token to a valid access token (one hour).
+# start_jwks [FILE…]: serves the JWKS and sets $token to a valid access token (one hour); each
+# FILE gets another token of its own (the stub writes them in order, the last one last).
 start_jwks() {
-  "$bin/examples/jwks_stub" "$JWKS_ADDR" "$work/token" 2>"$work/jwks.log" &
+  "$bin/examples/jwks_stub" "$JWKS_ADDR" "$work/token" "$@" 2>"$work/jwks.log" &
   pids+=($!)
-  for _ in $(seq 1 50); do [ -s "$work/token" ] && break; sleep 0.1; done
+  local last="$work/token"
+  [ "$#" -gt 0 ] && last="${!#}"
+  for _ in $(seq 1 50); do [ -s "$last" ] && break; sleep 0.1; done
   token="$(cat "$work/token")"
 }
 

@@ -11,18 +11,12 @@
 # SCHEMATHESIS_VENV names another) and a PostgreSQL server at DATABASE_URL (default
 # postgres://postgres@127.0.0.1:5432/postgres); makes a database of its own and drops it. The app,
 # a stand-in JWKS (examples/jwks_stub.rs) and schemathesis all run on 127.0.0.1.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-
 SCHEMATHESIS_VERSION="${SCHEMATHESIS_VERSION:-4.32.5}"
 VENV="${SCHEMATHESIS_VENV:-$HOME/.cache/gatehouse/schemathesis-$SCHEMATHESIS_VERSION}"
 PROFILE="${PROFILE:-debug}"
 JWKS_ADDR="${JWKS_ADDR:-127.0.0.1:18792}"
 APP_ADDR="${APP_ADDR:-127.0.0.1:18793}"
-SERVER_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
-DB_NAME="gatehouse_schemathesis_$$"
-DB_URL="${SERVER_URL%/*}/${DB_NAME}"
-TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+source "$(dirname "$0")/lib.sh"
 
 if [ ! -x "$VENV/bin/schemathesis" ]; then
   echo "installing schemathesis $SCHEMATHESIS_VERSION into $VENV"
@@ -30,45 +24,15 @@ if [ ! -x "$VENV/bin/schemathesis" ]; then
   "$VENV/bin/pip" install --quiet "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
-if [ "$PROFILE" = release ]; then
-  cargo build --release --quiet --bin gatehouse --example jwks_stub
-else
-  cargo build --quiet --bin gatehouse --example jwks_stub
-fi
-bin="$TARGET_DIR/$PROFILE"
-
-work="$(mktemp -d)"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  psql "$SERVER_URL" -qc "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-"$bin/examples/jwks_stub" "$JWKS_ADDR" "$work/token" "$work/logout_token" 2>"$work/jwks.log" &
-pids+=($!)
-for _ in $(seq 1 50); do [ -s "$work/logout_token" ] && break; sleep 0.1; done
-
-DATABASE_URL="$DB_URL" BIND="$APP_ADDR" RUST_LOG="${RUST_LOG:-warn}" \
-  SECRET_KEY="schemathesis-secret-key-0123456789abcdef" \
-  COGNITO_ISSUER="https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_GateTest1" \
-  COGNITO_CLIENT_IDS="4example0client0id0abcdef" \
-  COGNITO_JWKS_URL="http://$JWKS_ADDR/jwks.json" \
-  COGNITO_HOOK_SECRET="schemathesis-hook-secret-0123456789abcdef" \
-  "$bin/gatehouse" serve 2>"$work/app.log" &
-pids+=($!)
-for _ in $(seq 1 100); do
-  curl -fs "http://$APP_ADDR/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-curl -fs "http://$APP_ADDR/readyz" >/dev/null || { cat "$work/app.log" >&2; exit 1; }
+profile_flag=(); [ "$PROFILE" = release ] && profile_flag=(--release)
+cargo build "${profile_flag[@]}" --quiet --bin gatehouse --example jwks_stub
+start_jwks "$work/logout_token"
+start_app RUST_LOG="${RUST_LOG:-warn}" COGNITO_HOOK_SECRET="schemathesis-hook-secret-0123456789abcdef"
 
 status=0
-GATEHOUSE_TOKEN="$(cat "$work/token")" GATEHOUSE_LOGOUT_TOKEN="$(cat "$work/logout_token")" \
+GATEHOUSE_TOKEN="$token" GATEHOUSE_LOGOUT_TOKEN="$(cat "$work/logout_token")" \
   "$VENV/bin/schemathesis" --config-file load/schemathesis.toml run \
-  --report-dir "$TARGET_DIR/schemathesis-report" --report junit \
+  --report-dir "${CARGO_TARGET_DIR:-target}/schemathesis-report" --report junit \
   "$@" "http://$APP_ADDR/api/openapi.json" || status=$?
 
 # Whatever schemathesis sent, the app must have logged no fault of its own (actix-http logs the
