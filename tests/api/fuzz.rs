@@ -16,7 +16,6 @@ use std::cell::RefCell;
 use std::fmt;
 use std::sync::mpsc;
 
-use aws_lc_rs::hmac;
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
@@ -24,6 +23,7 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use crate::cognito::*;
+use crate::hooks::signature;
 
 const HOOK_SECRET: &str = "hook-secret-0123456789abcdef0123456789";
 const HOOK_PATH: &str = "/api/v1/hooks/cognito/post-confirmation";
@@ -259,18 +259,6 @@ fn case() -> impl Strategy<Value = Case> {
         })
 }
 
-fn signature(timestamp: i64, body: &[u8]) -> String {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, HOOK_SECRET.as_bytes());
-    let mut msg = format!("{timestamp}.").into_bytes();
-    msg.extend_from_slice(body);
-    let hex: String = hmac::sign(&key, &msg)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("t={timestamp},v1={hex}")
-}
-
 /// The app and its JWKS stub, served by an actix system on a thread of their own, so the property
 /// runs in plain synchronous code (proptest's runner) and talks to it over HTTP.
 struct Served {
@@ -383,9 +371,9 @@ impl World {
         if template == HOOK_PATH {
             let now = chrono::Utc::now().timestamp();
             let header = if case.signed {
-                signature(now, &case.body)
+                signature(HOOK_SECRET, now, &case.body)
             } else {
-                signature(now, b"something else")
+                signature(HOOK_SECRET, now, b"something else")
             };
             request = request.header("X-Gatehouse-Signature", header);
         }

@@ -29,7 +29,8 @@ fn event(sub: &str, username: &str, email: &str) -> Value {
     })
 }
 
-fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
+/// The `X-Gatehouse-Signature` value a hook sender computes (also used by the fuzz test).
+pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
     let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
     let mut msg = format!("{timestamp}.").into_bytes();
     msg.extend_from_slice(body);
