@@ -65,6 +65,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    hook_signatures (signature) {
+        signature -> Bytea,
+        expires_at -> Timestamptz,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     permissions (id) {
         id -> Uuid,
         #[max_length = 100]
@@ -146,6 +154,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     failed_logins,
     group_permissions,
     groups,
+    hook_signatures,
     permissions,
     revoked_tokens,
     user_groups,

@@ -3,14 +3,16 @@
 //!
 //! Public to the token guard, protected by `COGNITO_HOOK_SECRET`: the Lambda sends
 //! `X-Gatehouse-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`. Requests
-//! older than five minutes are refused; a replay inside the window is harmless because the hook is
-//! idempotent (the same event twice leaves one user, unchanged).
+//! more than five minutes from now are refused, and each signature is accepted once: a captured
+//! request replayed inside the window is refused too. The hook is idempotent (the same event sent
+//! again, signed anew, leaves one user, unchanged).
 
 use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use aws_lc_rs::hmac;
+use diesel_async::AsyncConnection;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -21,7 +23,7 @@ use super::input::{FieldErrors, SmallBody};
 use crate::auth::cognito::provisioning::{self, Identity, Profile};
 use crate::db;
 use crate::error::ApiError;
-use crate::models::User;
+use crate::models::{User, hook_signature};
 use crate::startup::AppState;
 
 pub const SIGNATURE_HEADER: &str = "x-gatehouse-signature";
@@ -68,13 +70,21 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// A signature header that matched its body.
+#[derive(Debug)]
+pub struct Verified {
+    pub timestamp: i64,
+    /// The HMAC that matched: what a replay would repeat.
+    pub signature: Vec<u8>,
+}
+
 /// Checks the signature header against the body, in constant time.
 pub fn verify_signature(
     secret: &[u8],
     header: Option<&str>,
     body: &[u8],
     now: i64,
-) -> Result<(), ApiError> {
+) -> Result<Verified, ApiError> {
     let Some(header) = header else {
         return Err(refused(
             "missing_signature",
@@ -106,16 +116,18 @@ pub fn verify_signature(
     let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
     let mut signed = format!("{timestamp}.").into_bytes();
     signed.extend_from_slice(body);
-    if signatures
-        .iter()
-        .any(|sig| hmac::verify(&key, &signed, sig).is_ok())
+    match signatures
+        .into_iter()
+        .find(|sig| hmac::verify(&key, &signed, sig).is_ok())
     {
-        Ok(())
-    } else {
-        Err(refused(
+        Some(signature) => Ok(Verified {
+            timestamp,
+            signature,
+        }),
+        None => Err(refused(
             "invalid_signature",
             "The signature does not match the body.",
-        ))
+        )),
     }
 }
 
@@ -126,7 +138,7 @@ pub fn verify_signature(
     params(("X-Gatehouse-Signature" = String, Header, description = "t=<unix time>,v1=<hex HMAC-SHA256(COGNITO_HOOK_SECRET, \"<t>.<body>\")>")),
     responses(
         (status = 200, body = HookResult),
-        (status = 401, body = ErrorBody, description = "missing_signature, invalid_signature or signature_expired"),
+        (status = 401, body = ErrorBody, description = "missing_signature, invalid_signature, signature_expired or signature_replayed"),
         (status = 404, body = ErrorBody, description = "not_found: the hook is disabled (no COGNITO_HOOK_SECRET)"),
         (status = 422, body = ErrorBody, description = "validation_error: not a PostConfirmation event"),
     )
@@ -145,7 +157,7 @@ pub async fn post_confirmation(
         .headers()
         .get(SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok());
-    verify_signature(
+    let delivery = verify_signature(
         secret.expose_secret().as_bytes(),
         header,
         &body,
@@ -190,17 +202,29 @@ pub async fn post_confirmation(
             attributes.get("family_name").map(String::as_str),
         ),
     };
+    // Past the window the timestamp check refuses the signature anyway.
+    let expires_at =
+        chrono::DateTime::from_timestamp(delivery.timestamp.saturating_add(MAX_SKEW_SECONDS), 0)
+            .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC);
     let mut conn = db::connection(&state.pool).await?;
-    let (user, created) = match User::find_by_cognito_sub(&mut conn, sub).await? {
-        Some(user) => (
-            provisioning::sync_profile(&mut conn, user, &identity.profile).await?,
-            false,
-        ),
-        None => {
-            let user = provisioning::find_or_create(&mut conn, &identity).await?;
-            (user, true)
-        }
-    };
+    // One transaction: a delivery that fails midway leaves its signature unused for a retry.
+    let (user, created) = conn
+        .transaction(async |conn| {
+            if !hook_signature::claim(conn, &delivery.signature, expires_at).await? {
+                return Err(refused(
+                    "signature_replayed",
+                    "This signature was already used; sign every delivery anew.",
+                ));
+            }
+            Ok::<_, ApiError>(match User::find_by_cognito_sub(conn, sub).await? {
+                Some(user) => (
+                    provisioning::sync_profile(conn, user, &identity.profile).await?,
+                    false,
+                ),
+                None => (provisioning::find_or_create(conn, &identity).await?, true),
+            })
+        })
+        .await?;
     tracing::info!(user = %user, created, trigger = ?event.trigger_source, "post-confirmation hook");
     Ok(HttpResponse::Ok().json(HookResult {
         user_id: user.id,

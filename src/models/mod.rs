@@ -7,6 +7,7 @@ pub mod admin_log;
 pub mod article;
 pub mod failed_login;
 pub mod group;
+pub mod hook_signature;
 pub mod permission;
 pub mod revoked_token;
 pub mod user;

@@ -101,39 +101,89 @@ async fn a_signed_event_creates_the_user_before_the_first_api_call() {
 }
 
 #[actix_web::test]
-async fn the_same_event_twice_and_a_replay_leave_one_user() {
+async fn the_same_event_sent_twice_leaves_one_user() {
     let (_jwks, app) = hook_app().await;
     let sub = new_sub();
     let body = event(&sub, "ada", "ada@example.com").to_string();
-    let signed = signature(SECRET, now(), body.as_bytes());
 
-    let first: Value = deliver(&app, body.as_bytes(), Some(&signed))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let replay = deliver(&app, body.as_bytes(), Some(&signed)).await;
-    let resent = deliver(
+    let first: Value = deliver(
         &app,
         body.as_bytes(),
         Some(&signature(SECRET, now(), body.as_bytes())),
     )
+    .await
+    .json()
+    .await
+    .unwrap();
+    // Cognito retries a trigger that timed out; the Lambda signs each delivery anew.
+    let resent = deliver(
+        &app,
+        body.as_bytes(),
+        Some(&signature(SECRET, now() + 1, body.as_bytes())),
+    )
     .await;
 
-    assert_eq!(replay.status(), 200);
-    let replay: Value = replay.json().await.unwrap();
-    assert_eq!(replay["created"], false);
-    assert_eq!(replay["user_id"], first["user_id"]);
     assert_eq!(resent.status(), 200);
-    let count: i64 = app
-        .db
+    let resent: Value = resent.json().await.unwrap();
+    assert_eq!(resent["created"], false);
+    assert_eq!(resent["user_id"], first["user_id"]);
+    assert_eq!(users_with_sub(&app, &sub).await, 1);
+}
+
+async fn users_with_sub(app: &TestApp, sub: &str) -> i64 {
+    app.db
         .client()
         .await
         .query_one("SELECT count(*) FROM users WHERE cognito_sub = $1", &[&sub])
         .await
         .unwrap()
-        .get(0);
-    assert_eq!(count, 1);
+        .get(0)
+}
+
+#[actix_web::test]
+async fn a_replayed_signature_is_refused_within_its_window() {
+    let (_jwks, app) = hook_app().await;
+    let sub = new_sub();
+    let body = event(&sub, "ada", "ada@example.com").to_string();
+    let signed = signature(SECRET, now(), body.as_bytes());
+    assert_eq!(
+        deliver(&app, body.as_bytes(), Some(&signed)).await.status(),
+        200
+    );
+    // The user is deleted meanwhile: a replay must not bring the account back.
+    app.db
+        .client()
+        .await
+        .execute("DELETE FROM users WHERE cognito_sub = $1", &[&sub])
+        .await
+        .unwrap();
+
+    let replay = deliver(&app, body.as_bytes(), Some(&signed)).await;
+
+    assert_eq!(code(replay).await, (401, "signature_replayed".to_owned()));
+    assert_eq!(users_with_sub(&app, &sub).await, 0, "nothing was written");
+}
+
+#[actix_web::test]
+async fn concurrent_replays_of_one_signature_get_one_success() {
+    let (_jwks, app) = hook_app().await;
+    let sub = new_sub();
+    let body = event(&sub, "ada", "ada@example.com").to_string();
+    let signed = signature(SECRET, now(), body.as_bytes());
+
+    let responses = futures_util::future::join_all(
+        (0..20).map(|_| deliver(&app, body.as_bytes(), Some(&signed))),
+    )
+    .await;
+
+    let mut statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
+    statuses.sort_unstable();
+    assert_eq!(
+        statuses,
+        [[200].as_slice(), &[401; 19]].concat(),
+        "{statuses:?}"
+    );
+    assert_eq!(users_with_sub(&app, &sub).await, 1);
 }
 
 #[actix_web::test]
