@@ -17,27 +17,34 @@ pub async fn healthz() -> HttpResponse {
         .json(json!({"status": "ok", "version": crate::VERSION}))
 }
 
-/// Readiness: everything a request needs is reachable. 503 with the reason otherwise.
+/// Readiness: everything a request needs is reachable. 503 naming the failing check otherwise;
+/// the cause (database error text, JWKS fetch error) goes to the log only, since this endpoint is
+/// often reachable by more than the orchestrator.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let mut ready = true;
     let database = match crate::db::ping(&state.pool, READY_DB_TIMEOUT).await {
         Ok(()) => json!({"status": "ok"}),
         Err(e) => {
             tracing::warn!(error = %e, "readiness: database check failed");
-            json!({"status": "error", "reason": e.to_string()})
+            ready = false;
+            json!({"status": "error"})
         }
     };
-    let mut ready = database["status"] == "ok";
     let mut checks = json!({"database": database});
     if let Some(verifier) = &state.cognito {
         let status = verifier.jwks().status();
         checks["jwks"] = if status.loaded {
             json!({"status": "ok", "keys": status.keys})
         } else {
+            tracing::warn!(
+                error = status
+                    .last_error
+                    .as_deref()
+                    .unwrap_or("signing keys not loaded yet"),
+                "readiness: JWKS check failed"
+            );
             ready = false;
-            json!({
-                "status": "error",
-                "reason": status.last_error.unwrap_or_else(|| "signing keys not loaded yet".into()),
-            })
+            json!({"status": "error"})
         };
     }
     let body = json!({

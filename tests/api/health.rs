@@ -60,7 +60,7 @@ async fn readyz_is_ready_while_the_database_answers() {
 }
 
 #[actix_web::test]
-async fn readyz_says_why_when_the_database_is_gone() {
+async fn readyz_names_the_failed_check_without_the_database_error_when_it_is_gone() {
     let app = spawn_app().await;
     assert_eq!(app.get("/readyz").await.status(), 200);
 
@@ -71,8 +71,12 @@ async fn readyz_says_why_when_the_database_is_gone() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["status"], "unavailable");
     assert_eq!(body["checks"]["database"]["status"], "error");
-    let reason = body["checks"]["database"]["reason"].as_str().unwrap();
-    assert!(reason.starts_with("database unavailable"), "{reason}");
+    // Which check failed, and nothing of the database's own error text.
+    assert_eq!(
+        body["checks"]["database"],
+        serde_json::json!({"status": "error"}),
+        "{body}"
+    );
     // Liveness does not depend on the database.
     assert_eq!(app.get("/healthz").await.status(), 200);
     let direct = gatehouse::db::ping(&app.pool, std::time::Duration::from_secs(2)).await;
