@@ -21,6 +21,8 @@ use minting::*;
 fn settings(db_url: &str) -> Settings {
     let env = [
         ("DATABASE_URL", db_url),
+        // Keys are loaded from memory; the http:// URL below is never fetched.
+        ("GATEHOUSE_ENV", "development"),
         ("COGNITO_ISSUER", ISSUER),
         ("COGNITO_CLIENT_IDS", CLIENT_ID),
         ("COGNITO_JWKS_URL", "http://127.0.0.1:9/unused"),

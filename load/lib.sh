@@ -29,7 +29,9 @@ need() { command -v "$1" >/dev/null || { echo "$0 needs $1: $2" >&2; exit 1; }; 
 # The environment of a server under test; extra VAR=value pairs may follow the command.
 app_env() {
   # Always run in the background (`app_env … &`): exec makes $! the server itself.
-  exec env DATABASE_URL="$DB_URL" SECRET_KEY="load-test-secret-key-0123456789abcdef" \
+  # development: the stub serves the JWKS over plain HTTP.
+  exec env GATEHOUSE_ENV=development DATABASE_URL="$DB_URL" \
+    SECRET_KEY="load-test-secret-key-0123456789abcdef" \
     COGNITO_ISSUER="$ISSUER" COGNITO_CLIENT_IDS="$CLIENT_ID" \
     COGNITO_JWKS_URL="http://$JWKS_ADDR/jwks.json" "$@"
 }

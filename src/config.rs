@@ -364,7 +364,7 @@ impl Settings {
                 .map_err(|e| ConfigError::new("RUST_LOG", format!("not a valid filter: {e}")))?;
         }
 
-        let cognito = Self::cognito(&src)?;
+        let cognito = Self::cognito(&src, environment)?;
         let cognito_hook_secret = match src.raw("COGNITO_HOOK_SECRET")? {
             Some(v) if v.len() < MIN_SECRET_KEY_LEN => {
                 return Err(ConfigError::new(
@@ -406,7 +406,22 @@ impl Settings {
 
     fn cognito<F: Fn(&str) -> Result<Option<String>, ConfigError>>(
         src: &Source<F>,
+        environment: Environment,
     ) -> Result<Option<CognitoSettings>, ConfigError> {
+        // Keys and issuers over plain HTTP can be swapped by anyone on the path: emulators only.
+        let url = |var: &'static str, v: &str| {
+            let url = parse_http_url(v).map_err(|reason| ConfigError::new(var, reason))?;
+            if url.scheme() == "http" && environment != Environment::Development {
+                return Err(ConfigError::new(
+                    var,
+                    format!(
+                        "must be an https:// URL outside GATEHOUSE_ENV=development \
+                         (http:// is for local emulators only), got {v:?}"
+                    ),
+                ));
+            }
+            Ok(url)
+        };
         let pool_id = src.raw("COGNITO_USER_POOL_ID")?;
         let region = src.raw("COGNITO_REGION")?;
         let issuer_override = src.raw("COGNITO_ISSUER")?;
@@ -417,8 +432,7 @@ impl Settings {
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
                 .map(|s| {
-                    parse_http_url(s)
-                        .map_err(|reason| ConfigError::new("COGNITO_ISSUER", reason))?;
+                    url("COGNITO_ISSUER", s)?;
                     // `iss` is compared exactly; a trailing slash would never match Cognito's.
                     Ok(s.trim_end_matches('/').to_owned())
                 })
@@ -465,9 +479,11 @@ impl Settings {
         };
 
         let jwks_url = match src.raw("COGNITO_JWKS_URL")? {
-            Some(v) => parse_http_url(&v).map_err(|r| ConfigError::new("COGNITO_JWKS_URL", r))?,
-            None => parse_http_url(&format!("{first_issuer}/.well-known/jwks.json"))
-                .map_err(|r| ConfigError::new("COGNITO_ISSUER", r))?,
+            Some(v) => url("COGNITO_JWKS_URL", &v)?,
+            None => url(
+                "COGNITO_ISSUER",
+                &format!("{first_issuer}/.well-known/jwks.json"),
+            )?,
         };
 
         let client_ids = match src.raw("COGNITO_CLIENT_IDS")? {
@@ -511,7 +527,8 @@ impl Settings {
             create_users: src.bool("COGNITO_CREATE_USERS", true)?,
             leeway: src.seconds("COGNITO_LEEWAY_SECONDS", 0, 0, 300)?,
             jwks_refresh: src.seconds("COGNITO_JWKS_REFRESH_SECONDS", 3600, 10, 7 * 86_400)?,
-            jwks_min_refetch: src.seconds("COGNITO_JWKS_MIN_REFETCH_SECONDS", 10, 0, 3600)?,
+            // 0 would let a flood of random key ids fetch the JWKS back to back.
+            jwks_min_refetch: src.seconds("COGNITO_JWKS_MIN_REFETCH_SECONDS", 10, 1, 3600)?,
         }))
     }
 
@@ -685,6 +702,7 @@ mod tests {
     #[test]
     fn emulator_issuers_are_taken_as_given() {
         let s = settings(&[
+            ("GATEHOUSE_ENV", "development"),
             (
                 "COGNITO_ISSUER",
                 "http://localhost:9229/local_abc/, https://issuer-cognito-idp.eu-west-1.amazonaws.com/eu-west-1_X",
@@ -700,6 +718,43 @@ mod tests {
             c.jwks_url.as_str(),
             "http://localhost:9229/local_abc/.well-known/jwks.json"
         );
+    }
+
+    #[test]
+    fn plain_http_keys_and_issuers_only_in_development() {
+        let https = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_X";
+        for (var, value) in [
+            ("COGNITO_ISSUER", "http://localhost:9229/local_abc"),
+            ("COGNITO_JWKS_URL", "http://127.0.0.1:9229/jwks.json"),
+        ] {
+            let mut pairs = vec![("COGNITO_ISSUER", https), ("COGNITO_CLIENT_IDS", "c")];
+            pairs.retain(|(k, _)| *k != var);
+            pairs.push((var, value));
+            let e = err(&pairs);
+            assert_eq!(e.var, var, "{var}={value}");
+            assert!(e.reason.contains("https://"), "{e}");
+            pairs.push(("GATEHOUSE_ENV", "development"));
+            assert!(settings(&pairs).is_ok(), "{var}={value} in development");
+        }
+        // The JWKS URL derived from an http:// issuer is refused under the issuer's name.
+        let e = err(&[
+            ("COGNITO_ISSUER", "http://localhost:9229/local_abc"),
+            ("COGNITO_CLIENT_IDS", "c"),
+        ]);
+        assert_eq!(e.var, "COGNITO_ISSUER");
+    }
+
+    #[test]
+    fn jwks_refetches_are_always_rate_limited() {
+        for env in ["production", "development"] {
+            let e = err(&[
+                ("GATEHOUSE_ENV", env),
+                ("COGNITO_USER_POOL_ID", "eu-west-1_AbC123"),
+                ("COGNITO_CLIENT_IDS", "c"),
+                ("COGNITO_JWKS_MIN_REFETCH_SECONDS", "0"),
+            ]);
+            assert_eq!(e.var, "COGNITO_JWKS_MIN_REFETCH_SECONDS", "{env}");
+        }
     }
 
     #[test]

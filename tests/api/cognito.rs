@@ -116,10 +116,21 @@ impl Drop for JwksServer {
     }
 }
 
+/// The least `COGNITO_JWKS_MIN_REFETCH_SECONDS` allows; tests that refetch more than once wait
+/// [`refetch_allowed_again`] between unknown-kid requests.
+pub const MIN_REFETCH: (&str, &str) = ("COGNITO_JWKS_MIN_REFETCH_SECONDS", "1");
+
+/// Waits until an unknown kid may cause another JWKS fetch (see [`MIN_REFETCH`]).
+pub async fn refetch_allowed_again() {
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+}
+
 /// The app configured for the test pool, with its JWKS served by `jwks`. Waits (bounded) until
 /// the keys are loaded when the JWKS is healthy.
 pub async fn spawn_api(jwks: &JwksServer, overrides: &[(&str, &str)]) -> TestApp {
     let mut settings = vec![
+        // The test JWKS is served over plain HTTP, which only development allows.
+        ("GATEHOUSE_ENV", "development"),
         ("COGNITO_ISSUER", ISSUER),
         ("COGNITO_JWKS_URL", jwks.url.as_str()),
         ("COGNITO_CLIENT_IDS", CLIENT_ID),

@@ -59,6 +59,7 @@ impl DbProxy {
 
 fn cognito_overrides(jwks: &JwksServer) -> Vec<(&'static str, String)> {
     vec![
+        ("GATEHOUSE_ENV", "development".to_owned()),
         ("COGNITO_ISSUER", ISSUER.to_owned()),
         ("COGNITO_JWKS_URL", jwks.url.clone()),
         ("COGNITO_CLIENT_IDS", CLIENT_ID.to_owned()),
@@ -160,7 +161,7 @@ async fn a_database_outage_answers_503_promptly_and_service_returns_by_itself() 
 #[actix_web::test]
 async fn a_failing_huge_or_slow_jwks_costs_new_kids_a_prompt_503_and_cached_keys_keep_working() {
     let jwks = JwksServer::start(&[access_key()]).await;
-    let app = spawn_api(&jwks, &[("COGNITO_JWKS_MIN_REFETCH_SECONDS", "0")]).await;
+    let app = spawn_api(&jwks, &[MIN_REFETCH]).await;
     let known = access_key().sign(&access_claims(&new_sub(), "known"));
     let new_kid = rotated_key().sign(&access_claims(&new_sub(), "new"));
     jwks.set_keys(&[access_key(), rotated_key()]);
@@ -177,7 +178,10 @@ async fn a_failing_huge_or_slow_jwks_costs_new_kids_a_prompt_503_and_cached_keys
         "\u{0}\u{1}\u{2}",
     ] {
         jwks.set_body(garbage);
+        refetch_allowed_again().await;
+        let hits = jwks.hits();
         let (status, code, _) = refusal(app.me(&new_kid).await).await;
+        assert_eq!(jwks.hits(), hits + 1, "{garbage} was fetched");
         assert_eq!(
             (status, code.as_str()),
             (503, "jwks_unavailable"),
@@ -191,6 +195,7 @@ async fn a_failing_huge_or_slow_jwks_costs_new_kids_a_prompt_503_and_cached_keys
         "{{\"keys\":[],\"padding\":\"{}\"}}",
         "x".repeat(10 << 20)
     ));
+    refetch_allowed_again().await;
     let (status, code, _) = refusal(app.me(&new_kid).await).await;
     assert_eq!((status, code.as_str()), (503, "jwks_unavailable"));
     assert_eq!(app.me(&known).await.status(), 200);
@@ -198,6 +203,7 @@ async fn a_failing_huge_or_slow_jwks_costs_new_kids_a_prompt_503_and_cached_keys
     // Ten seconds to answer: a new kid waits about a second, not ten, and known keys never wait.
     jwks.set_keys(&[access_key(), rotated_key()]);
     jwks.set_delay(Duration::from_secs(10));
+    refetch_allowed_again().await;
     let started = Instant::now();
     let (slow, cached) = futures_util::future::join(app.me(&new_kid), async {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -230,6 +236,7 @@ async fn sigterm_under_load_finishes_in_flight_requests_refuses_new_ones_and_exi
         .env("WORKERS", "2")
         .env("SHUTDOWN_TIMEOUT_SECONDS", "10")
         .env("RUST_LOG", "warn")
+        .env("GATEHOUSE_ENV", "development")
         .env("COGNITO_ISSUER", ISSUER)
         .env("COGNITO_JWKS_URL", &jwks.url)
         .env("COGNITO_CLIENT_IDS", CLIENT_ID)
