@@ -2,12 +2,13 @@ use gatehouse::db;
 
 use crate::helpers::TestDb;
 
-const TABLES: [&str; 10] = [
+const TABLES: [&str; 11] = [
     "admin_log",
     "articles",
     "failed_logins",
     "group_permissions",
     "groups",
+    "hook_signatures",
     "permissions",
     "revoked_tokens",
     "user_groups",
