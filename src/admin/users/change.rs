@@ -318,13 +318,11 @@ pub async fn save_user(
                 .symmetric_difference(&new.groups)
                 .copied()
                 .collect();
-            if !moved.is_empty()
-                && !(actor_perms.can("groups", "change")
-                    && actor_perms.is_superset_of(
-                        &crate::admin::groups::perms_of_groups(conn, &moved).await?,
-                    ))
-            {
-                return Err(SaveError::Forbidden);
+            if !moved.is_empty() {
+                let granted = crate::admin::groups::perms_of_groups(conn, &moved).await?;
+                if !actor_perms.can("groups", "change") || !actor_perms.is_superset_of(&granted) {
+                    return Err(SaveError::Forbidden);
+                }
             }
         }
         let mut changes = Changes::default();
