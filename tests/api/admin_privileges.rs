@@ -631,3 +631,50 @@ async fn superusers_grant_everything() {
         ["users.add", "users.delete"]
     );
 }
+
+/// A form re-shown after a conflict shows what the viewer may not change as stored, so saving
+/// it again goes through instead of undoing (and being refused for) a superuser's change.
+#[actix_web::test]
+async fn a_conflict_does_not_carry_back_what_one_may_not_change() {
+    let app = spawn_admin_app().await;
+    let mallory = create_user(&app, NewAccount::staff("mallory")).await;
+    // Without groups.change: groups are locked for her, however weak.
+    for perm in ["users.view", "users.change"] {
+        grant(&app, mallory, perm).await;
+    }
+    let carol = create_user(&app, NewAccount::staff("carol")).await;
+    let viewers = make_group(&app, "Viewers", &["users.view"]).await;
+    login_ok(&app, "mallory").await;
+    let page = format!("/admin/users/{carol}/change/");
+    let old_form = form_fields(&text(&app, &page).await, &page);
+
+    // Meanwhile a superuser grants carol a direct permission and a group (as the admin's save
+    // would: with the row's version moved on); carol stays within mallory's reach.
+    let db = app.db.client().await;
+    db.execute(
+        "INSERT INTO user_permissions (user_id, permission_id) \
+         SELECT $1, id FROM permissions WHERE codename = 'users.view'",
+        &[&carol],
+    )
+    .await
+    .unwrap();
+    join(&app, carol, viewers).await;
+    db.execute(
+        "UPDATE users SET updated_at = updated_at + interval '1 second' WHERE id = $1",
+        &[&carol],
+    )
+    .await
+    .unwrap();
+
+    let response = post_fields(&app, &page, &old_form).await;
+    assert_eq!(response.status(), 409, "stale, not forbidden");
+    let html = response.text().await.unwrap();
+    assert!(html.contains(&format!(r#"id="id_group_{viewers}" disabled checked"#)));
+    let response = post_fields(&app, &page, &form_fields(&html, &page)).await;
+    assert_eq!(response.status(), 303, "the re-shown form saves");
+    assert!(
+        is_member(&app, carol, viewers).await,
+        "the superuser's change stands"
+    );
+    assert_eq!(user_state(&app, carol).await.4, 1);
+}
