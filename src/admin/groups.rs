@@ -205,11 +205,12 @@ async fn form_page_with(
         (Some(id), None) => lock::token(load_group(conn, id).await?.updated_at),
         (None, _) => String::new(),
     };
+    let may_change = admin.ctx.can(MODEL, "change");
     let out_of_reach = match id {
-        Some(id) => !within_reach(conn, &admin.staff.perms, id).await?,
-        None => false,
+        Some(id) if may_change => !within_reach(conn, &admin.staff.perms, id).await?,
+        _ => false,
     };
-    let readonly = id.is_some() && (!admin.ctx.can(MODEL, "change") || out_of_reach);
+    let readonly = id.is_some() && (!may_change || out_of_reach);
     page(&GroupFormPage {
         page_title: if id.is_some() {
             format!("Change group {name}")
