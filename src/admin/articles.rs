@@ -410,6 +410,7 @@ pub async fn change_submit(
             )?;
             return Ok(lock::conflict(response));
         }
+        Err(SaveError::Forbidden) => return Err(AdminError::Forbidden),
         // Deleted by someone else while this form was open.
         Err(SaveError::Db(diesel::result::Error::NotFound)) => return Err(AdminError::NotFound),
         Err(SaveError::Db(e)) => return Err(e.into()),

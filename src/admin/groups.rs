@@ -1,6 +1,6 @@
 //! Groups admin: name and permissions (grouped checkboxes); list, add, change, delete, history.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -16,6 +16,7 @@ use super::simple::{
 use super::users::ChoiceGroup;
 use super::{Admin, AdminError, PageCtx, flash, page, redirect};
 use crate::auth::csrf::{AdminForm, FormData};
+use crate::auth::staff::Perms;
 use crate::db;
 use crate::models::{Group, new_id};
 use crate::schema::{group_permissions, groups, permissions, user_groups};
@@ -36,6 +37,39 @@ async fn load_group(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Group, Adm
         .await
         .optional()?
         .ok_or(AdminError::NotFound)
+}
+
+/// The permission codenames of each of the groups `ids` (groups without any are absent).
+pub(crate) async fn codenames_by_group(
+    conn: &mut AsyncPgConnection,
+    ids: &[Uuid],
+) -> QueryResult<HashMap<Uuid, HashSet<String>>> {
+    let rows: Vec<(Uuid, String)> = group_permissions::table
+        .inner_join(permissions::table)
+        .filter(group_permissions::group_id.eq_any(ids))
+        .select((group_permissions::group_id, permissions::codename))
+        .load(conn)
+        .await?;
+    let mut by_group: HashMap<Uuid, HashSet<String>> = HashMap::new();
+    for (group, codename) in rows {
+        by_group.entry(group).or_default().insert(codename);
+    }
+    Ok(by_group)
+}
+
+/// The rights the groups `ids` grant together, as [`Perms`] to compare with an actor's.
+pub(crate) async fn perms_of_groups(
+    conn: &mut AsyncPgConnection,
+    ids: &[Uuid],
+) -> QueryResult<Perms> {
+    Ok(Perms {
+        superuser: false,
+        codenames: codenames_by_group(conn, ids)
+            .await?
+            .into_values()
+            .flatten()
+            .collect(),
+    })
 }
 
 /// The list's parameters from its query string.
@@ -113,6 +147,11 @@ struct GroupFormPage {
     /// The group's version when this form was rendered (change form only).
     updated_at_token: String,
     readonly: bool,
+    /// Only superusers change a group's permissions: others see them disabled (and post them
+    /// back unchanged through hidden fields, so a rename keeps them).
+    can_grant: bool,
+    /// Why a change form is read-only although the viewer has `groups.change`.
+    out_of_reach: bool,
     perm_groups: Vec<ChoiceGroup>,
 }
 
@@ -142,15 +181,36 @@ async fn form_page_with(
     conflict: String,
     lock: Option<&str>,
 ) -> Result<HttpResponse, AdminError> {
-    let perm_groups = simple::permission_choices(conn, perms).await?;
-    let (readonly, updated_at_token) = match (id, lock) {
-        (Some(_), Some(lock)) => (!admin.ctx.can(MODEL, "change"), lock.to_owned()),
-        (Some(id), None) => (
-            !admin.ctx.can(MODEL, "change"),
-            lock::token(load_group(conn, id).await?.updated_at),
-        ),
-        (None, _) => (false, String::new()),
+    // Only superusers change permissions: others see them as stored, not as posted (a form
+    // re-shown after a conflict must not carry back permissions changed since).
+    let none = HashSet::new();
+    let stored: HashSet<Uuid>;
+    let perms = match id {
+        Some(id) if !admin.staff.perms.superuser => {
+            stored = group_permissions::table
+                .filter(group_permissions::group_id.eq(id))
+                .select(group_permissions::permission_id)
+                .load::<Uuid>(conn)
+                .await?
+                .into_iter()
+                .collect();
+            &stored
+        }
+        None if !admin.staff.perms.superuser => &none,
+        _ => perms,
     };
+    let perm_groups = simple::permission_choices(conn, perms).await?;
+    let updated_at_token = match (id, lock) {
+        (Some(_), Some(lock)) => lock.to_owned(),
+        (Some(id), None) => lock::token(load_group(conn, id).await?.updated_at),
+        (None, _) => String::new(),
+    };
+    let may_change = admin.ctx.can(MODEL, "change");
+    let out_of_reach = match id {
+        Some(id) if may_change => !within_reach(conn, &admin.staff.perms, id).await?,
+        _ => false,
+    };
+    let readonly = id.is_some() && (!may_change || out_of_reach);
     page(&GroupFormPage {
         page_title: if id.is_some() {
             format!("Change group {name}")
@@ -164,8 +224,19 @@ async fn form_page_with(
         conflict,
         updated_at_token,
         readonly,
+        can_grant: admin.staff.perms.superuser,
+        out_of_reach,
         perm_groups,
     })
+}
+
+/// Whether the group's stored permissions are all the actor's own: only then may a non-superuser
+/// rename it or hand out its membership.
+async fn within_reach(conn: &mut AsyncPgConnection, actor: &Perms, id: Uuid) -> QueryResult<bool> {
+    if actor.superuser {
+        return Ok(true);
+    }
+    Ok(actor.is_superset_of(&perms_of_groups(conn, &[id]).await?))
 }
 
 /// `GET /admin/groups/add/`
@@ -220,10 +291,14 @@ async fn codenames(
 
 /// Creates (`id` None) or updates a group with its permissions, logging old and new in the same
 /// transaction. An update is refused as stale unless the group is still at version `lock` (the
-/// `updated_at` its form was rendered with). A taken name is a unique violation.
+/// `updated_at` its form was rendered with). A taken name is a unique violation. Only a
+/// superuser (`actor_perms`) may set permissions, and others may only rename a group whose
+/// permissions they hold all of ([`SaveError::Forbidden`] otherwise, with nothing written).
+#[allow(clippy::too_many_arguments)]
 pub async fn save_group(
     conn: &mut AsyncPgConnection,
     actor: &crate::models::User,
+    actor_perms: &Perms,
     id: Option<Uuid>,
     lock: &str,
     name: &str,
@@ -234,6 +309,9 @@ pub async fn save_group(
         let mut changes = Changes::default();
         let (id, action) = match id {
             None => {
+                if !actor_perms.superuser && !new_perms.is_empty() {
+                    return Err(SaveError::Forbidden);
+                }
                 let id = new_id();
                 diesel::insert_into(groups::table)
                     .values((groups::id.eq(id), groups::name.eq(name)))
@@ -260,6 +338,15 @@ pub async fn save_group(
                     .into_iter()
                     .collect();
                 let old_perms = codenames(conn, &old_ids).await?;
+                if !actor_perms.superuser {
+                    let held = Perms {
+                        superuser: false,
+                        codenames: old_perms.iter().map(|(_, c)| c.clone()).collect(),
+                    };
+                    if old_perms != new_perms || !actor_perms.is_superset_of(&held) {
+                        return Err(SaveError::Forbidden);
+                    }
+                }
                 diesel::update(groups::table.find(id))
                     .set(groups::name.eq(name))
                     .execute(conn)
@@ -345,8 +432,10 @@ async fn submit(
         .await;
     }
     let actor = admin.staff.user.clone();
-    let saved = match save_group(&mut conn, &actor, id, lock, &name, &perms).await {
+    let actor_perms = admin.staff.perms.clone();
+    let saved = match save_group(&mut conn, &actor, &actor_perms, id, lock, &name, &perms).await {
         Ok(saved) => saved,
+        Err(SaveError::Forbidden) => return Err(AdminError::Forbidden),
         Err(SaveError::Stale) => {
             let conflict = lock::conflict_message("group");
             let response = form_page_with(

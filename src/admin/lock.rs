@@ -32,6 +32,9 @@ pub fn is_current(updated_at: DateTime<Utc>, posted: &str) -> bool {
 pub enum SaveError {
     /// Someone saved the object after this form was loaded.
     Stale,
+    /// The change reaches beyond the actor's rights (checked under the row lock, so it holds for
+    /// the version being saved); nothing was written.
+    Forbidden,
     Db(diesel::result::Error),
 }
 

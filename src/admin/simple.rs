@@ -200,6 +200,7 @@ pub async fn permission_choices(
             id: p.id,
             checked: checked.contains(&p.id),
             label: p.name,
+            locked: false,
         });
     }
     Ok(groups

@@ -68,6 +68,20 @@ impl Perms {
         }
         self.has(&format!("{model}.{action}"))
     }
+
+    /// Whether these rights cover every right of `other` (a superuser's only by a superuser's).
+    /// Staff may act on an account only if so: otherwise setting its password, or editing it,
+    /// would hand them rights they were never given.
+    pub fn is_superset_of(&self, other: &Perms) -> bool {
+        if self.superuser {
+            return true;
+        }
+        !other.superuser
+            && other.codenames.iter().all(|c| match c.split_once('.') {
+                Some((model, action)) => self.can(model, action),
+                None => self.has(c),
+            })
+    }
 }
 
 /// The signed-in staff member, put in the request extensions by [`require_staff`].
@@ -100,6 +114,42 @@ pub async fn load_perms(conn: &mut AsyncPgConnection, user: &User) -> QueryResul
         .inner_join(permissions::table.on(permissions::id.eq(group_permissions::permission_id)))
         .filter(user_groups::user_id.eq(user.id))
         .select(permissions::codename)
+        .load(conn)
+        .await?;
+    codenames.extend(via_groups);
+    Ok(Perms {
+        superuser: false,
+        codenames,
+    })
+}
+
+/// The rights of `users` together (superuser if any of them is one), in two queries: a set of
+/// accounts is within someone's reach exactly when this union is.
+pub async fn combined_perms(conn: &mut AsyncPgConnection, users: &[User]) -> QueryResult<Perms> {
+    if users.iter().any(|u| u.is_superuser) {
+        return Ok(Perms {
+            superuser: true,
+            codenames: HashSet::new(),
+        });
+    }
+    let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
+    let mut codenames: HashSet<String> = user_permissions::table
+        .inner_join(permissions::table)
+        .filter(user_permissions::user_id.eq_any(&ids))
+        .select(permissions::codename)
+        .distinct()
+        .load::<String>(conn)
+        .await?
+        .into_iter()
+        .collect();
+    let via_groups: Vec<String> = user_groups::table
+        .inner_join(
+            group_permissions::table.on(group_permissions::group_id.eq(user_groups::group_id)),
+        )
+        .inner_join(permissions::table.on(permissions::id.eq(group_permissions::permission_id)))
+        .filter(user_groups::user_id.eq_any(&ids))
+        .select(permissions::codename)
+        .distinct()
         .load(conn)
         .await?;
     codenames.extend(via_groups);
@@ -431,5 +481,26 @@ mod tests {
             codenames: HashSet::new(),
         };
         assert!(root.can("groups", "delete"));
+    }
+
+    #[test]
+    fn superset_counts_implied_view_and_guards_superusers() {
+        let of = |codes: &[&str]| Perms {
+            superuser: false,
+            codenames: codes.iter().map(|c| (*c).to_owned()).collect(),
+        };
+        let root = Perms {
+            superuser: true,
+            codenames: HashSet::new(),
+        };
+        let editor = of(&["users.change", "groups.view"]);
+        assert!(editor.is_superset_of(&of(&[])));
+        assert!(editor.is_superset_of(&of(&["users.view", "users.change"])));
+        assert!(editor.is_superset_of(&editor));
+        assert!(!editor.is_superset_of(&of(&["users.delete"])));
+        assert!(!editor.is_superset_of(&of(&["groups.change"])));
+        assert!(!editor.is_superset_of(&root));
+        assert!(root.is_superset_of(&root));
+        assert!(root.is_superset_of(&editor));
     }
 }

@@ -555,24 +555,25 @@ async fn staff_without_permissions_get_403_pages_and_no_links() {
     }
     assert_eq!(log_rows(&app, other).await.len(), 0, "nothing changed");
 
-    // Change permission, not superuser: may edit fields, may not grant superuser status.
+    // Change permission, not superuser: may edit fields, may not grant superuser status (a
+    // refusal, not a silently dropped field).
     grant(&app, viewer, "users.change").await;
     let html = text(&app, &format!("/admin/users/{other}/change/")).await;
     let marker = r#"name="updated_at" value=""#;
     let start = html.find(marker).unwrap() + marker.len();
     let lock = html[start..start + html[start..].find('"').unwrap()].to_owned();
-    let response = post_admin(
-        &app,
-        &format!("/admin/users/{other}/change/"),
-        &[
-            ("username", "other"),
-            ("is_active", "1"),
-            ("is_staff", "1"),
-            ("is_superuser", "1"),
-            ("updated_at", &lock),
-        ],
-    )
-    .await;
+    let fields = [
+        ("username", "other"),
+        ("is_active", "1"),
+        ("is_staff", "1"),
+        ("updated_at", lock.as_str()),
+    ];
+    let mut escalating = fields.to_vec();
+    escalating.push(("is_superuser", "1"));
+    let response = post_admin(&app, &format!("/admin/users/{other}/change/"), &escalating).await;
+    assert_eq!(response.status(), 403);
+    assert_eq!(log_rows(&app, other).await.len(), 0, "nothing changed");
+    let response = post_admin(&app, &format!("/admin/users/{other}/change/"), &fields).await;
     assert_eq!(response.status(), 303);
     let row = app
         .db
@@ -718,7 +719,7 @@ async fn only_superusers_act_on_superuser_accounts() {
         ],
     )
     .await;
-    assert_eq!(response.status(), 303);
+    assert_eq!(response.status(), 403, "a bulk action is refused whole");
     assert_eq!(
         log_rows(&app, root).await.len(),
         0,

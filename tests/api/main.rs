@@ -5,6 +5,7 @@
 mod admin_auth;
 mod admin_helpers;
 mod admin_models;
+mod admin_privileges;
 mod admin_scale;
 mod admin_users;
 mod articles;

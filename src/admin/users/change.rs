@@ -7,6 +7,8 @@ pub struct Choice {
     pub id: Uuid,
     pub label: String,
     pub checked: bool,
+    /// Shown disabled: the viewer may not change it (a ticked one is posted back unchanged).
+    pub locked: bool,
 }
 
 pub struct ChoiceGroup {
@@ -111,8 +113,13 @@ struct ChangePage {
     /// Query string of the list this form was opened from, kept through saves.
     changelist_filters: String,
     readonly: bool,
-    /// Only superusers grant superuser status, groups and permissions (no self-escalation).
+    /// Only superusers grant superuser status and direct permissions (no self-escalation);
+    /// group membership is per group (see [`Choice::locked`]).
     can_grant: bool,
+    /// One's own password is set on `password_change/`, with the old one.
+    is_self: bool,
+    /// Why the form is read-only although the viewer has `users.change`.
+    out_of_reach: bool,
     password: String,
     groups: Vec<Choice>,
     perm_groups: Vec<ChoiceGroup>,
@@ -155,23 +162,59 @@ async fn change_page_for(
         .select(Group::as_select())
         .load(conn)
         .await?;
-    let perm_groups = crate::admin::simple::permission_choices(conn, &values.perms).await?;
+    let actor = &admin.staff.perms;
+    let group_ids: Vec<Uuid> = all_groups.iter().map(|g| g.id).collect();
+    let by_group = crate::admin::groups::codenames_by_group(conn, &group_ids).await?;
+    let may_hand_out = |id: &Uuid| {
+        actor.superuser
+            || (actor.can("groups", "change")
+                && actor.is_superset_of(&staff::Perms {
+                    superuser: false,
+                    codenames: by_group.get(id).cloned().unwrap_or_default(),
+                }))
+    };
+    // What the viewer may not change is shown as stored, not as posted: a form re-shown after a
+    // conflict must not carry back values a superuser has changed since.
+    let mut values = values;
+    let mut stored_groups = values.groups.clone();
+    if !actor.superuser {
+        let stored = current_values(conn, user).await?;
+        values.is_superuser = stored.is_superuser;
+        values.perms = stored.perms;
+        stored_groups = stored.groups;
+    }
+    let mut perm_groups = crate::admin::simple::permission_choices(conn, &values.perms).await?;
+    for choice in perm_groups.iter_mut().flat_map(|g| g.choices.iter_mut()) {
+        choice.locked = !actor.superuser;
+    }
     let locked_out = staff::is_locked_out(conn, user).await?;
+    let reachable = within_reach(conn, actor, user).await?;
     let show = |t: Option<DateTime<Utc>>| t.map(format_time).unwrap_or_else(|| "—".into());
     page(&ChangePage {
         page_title: format!("Change user {}", user.username),
-        readonly: !admin.ctx.can(MODEL, "change") || !may_manage(&admin.staff.user, user),
-        can_grant: admin.staff.perms.superuser,
-        ctx: admin.ctx,
-        id: user.id,
+        readonly: !admin.ctx.can(MODEL, "change") || !reachable,
+        out_of_reach: admin.ctx.can(MODEL, "change") && !reachable,
+        can_grant: actor.superuser,
+        is_self: user.id == admin.staff.user.id,
         groups: all_groups
             .into_iter()
-            .map(|g| Choice {
-                id: g.id,
-                checked: values.groups.contains(&g.id),
-                label: g.name,
+            .map(|g| {
+                let locked = !may_hand_out(&g.id);
+                Choice {
+                    checked: if locked {
+                        &stored_groups
+                    } else {
+                        &values.groups
+                    }
+                    .contains(&g.id),
+                    locked,
+                    id: g.id,
+                    label: g.name,
+                }
             })
             .collect(),
+        ctx: admin.ctx,
+        id: user.id,
         perm_groups,
         values,
         errors,
@@ -238,13 +281,18 @@ async fn names_of(
 
 /// Saves validated `new` values over the user if nobody saved it since `lock` (its `updated_at`
 /// when the form was loaded), writing the history row in the same transaction.
+///
+/// Refused with [`SaveError::Forbidden`] (nothing written) unless the user is within the reach
+/// of `actor_perms`; and, for a non-superuser, if the save changes superuser status or direct
+/// permissions, or the membership of a group without `groups.change` or whose permissions
+/// they do not all hold.
 pub async fn save_user(
     conn: &mut AsyncPgConnection,
     actor: &User,
+    actor_perms: &staff::Perms,
     id: Uuid,
     lock: &str,
     new: &UserValues,
-    may_grant: bool,
 ) -> Result<(), SaveError> {
     conn.transaction(async |conn| {
         let user: User = users::table
@@ -257,6 +305,26 @@ pub async fn save_user(
             return Err(SaveError::Stale);
         }
         let old = current_values(conn, &user).await?;
+        // Checked under the row lock, against the version being overwritten.
+        if !within_reach(conn, actor_perms, &user).await? {
+            return Err(SaveError::Forbidden);
+        }
+        if !actor_perms.superuser {
+            if new.is_superuser != old.is_superuser || new.perms != old.perms {
+                return Err(SaveError::Forbidden);
+            }
+            let moved: Vec<Uuid> = old
+                .groups
+                .symmetric_difference(&new.groups)
+                .copied()
+                .collect();
+            if !moved.is_empty() {
+                let granted = crate::admin::groups::perms_of_groups(conn, &moved).await?;
+                if !actor_perms.can("groups", "change") || !actor_perms.is_superset_of(&granted) {
+                    return Err(SaveError::Forbidden);
+                }
+            }
+        }
         let mut changes = Changes::default();
         changes.diff("username", &old.username, &new.username);
         changes.diff("email", &old.email, &new.email);
@@ -265,11 +333,7 @@ pub async fn save_user(
         changes.diff("is_active", old.is_active, new.is_active);
         changes.diff("is_staff", old.is_staff, new.is_staff);
         changes.diff("email_verified", old.email_verified, new.email_verified);
-        let is_superuser = if may_grant {
-            new.is_superuser
-        } else {
-            old.is_superuser
-        };
+        let is_superuser = new.is_superuser;
         changes.diff("is_superuser", old.is_superuser, is_superuser);
         let deactivated = old.is_active && !new.is_active;
         diesel::update(users::table.find(id))
@@ -287,7 +351,7 @@ pub async fn save_user(
             ))
             .execute(conn)
             .await?;
-        if may_grant && (old.groups != new.groups || old.perms != new.perms) {
+        if old.groups != new.groups || old.perms != new.perms {
             let (old_groups, old_perms) = names_of(conn, &old.groups, &old.perms).await?;
             diesel::delete(user_groups::table.filter(user_groups::user_id.eq(id)))
                 .execute(conn)
@@ -396,14 +460,6 @@ pub async fn change_submit(
             .or_default()
             .push("You cannot remove your own active or staff status.".into());
     }
-    let may_grant = admin.staff.perms.superuser;
-    if !may_grant {
-        // Shown read-only to them: keep what is stored.
-        let current = current_values(&mut conn, &user).await?;
-        values.groups = current.groups;
-        values.perms = current.perms;
-        values.is_superuser = current.is_superuser;
-    }
     let lock = form.get(lock::FIELD).to_owned();
     if !errors.is_empty() {
         let filters = form.get("_changelist_filters");
@@ -420,8 +476,10 @@ pub async fn change_submit(
         .await;
     }
     let actor = admin.staff.user.clone();
-    match save_user(&mut conn, &actor, id, &lock, &values, may_grant).await {
+    let actor_perms = admin.staff.perms.clone();
+    match save_user(&mut conn, &actor, &actor_perms, id, &lock, &values).await {
         Ok(_) => {}
+        Err(SaveError::Forbidden) => return Err(AdminError::Forbidden),
         Err(SaveError::Stale) => {
             let fresh = load_user(&mut conn, id).await?;
             let response = change_page_for(
@@ -486,8 +544,11 @@ pub async fn signout(
     let mut conn = db::connection(&state.pool).await?;
     load_managed(&mut conn, &admin, id).await?;
     let actor = admin.staff.user.clone();
+    let actor_perms = admin.staff.perms.clone();
     let done = conn
-        .transaction(async |conn| apply_bulk(conn, &actor, "signout", &[id], actor.id).await)
+        .transaction(async |conn| {
+            apply_bulk(conn, &actor, &actor_perms, "signout", &[id], actor.id).await
+        })
         .await?;
     if done == 0 {
         return Err(AdminError::NotFound);

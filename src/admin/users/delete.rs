@@ -74,15 +74,16 @@ pub async fn delete_submit(
         ));
     }
     let mut conn = db::connection(&state.pool).await?;
-    let user = load_managed(&mut conn, &admin, id).await?;
-    history::delete_logged(
-        &mut conn,
-        &admin.staff.user,
-        target(&user),
-        "username",
-        |conn, id| diesel::delete(users::table.find(id)).execute(conn),
-    )
-    .await?;
+    let actor = admin.staff.user.clone();
+    let actor_perms = admin.staff.perms.clone();
+    let user = conn
+        .transaction(async |conn| {
+            let user = lock_managed(conn, &actor_perms, id).await?;
+            history::write_deletion(conn, &actor, target(&user), "username", "Deleted.").await?;
+            diesel::delete(users::table.find(id)).execute(conn).await?;
+            Ok::<_, AdminError>(user)
+        })
+        .await?;
     flash(
         &admin.session,
         &format!("The user “{}” was deleted successfully.", user.username),
@@ -120,7 +121,10 @@ impl SetPasswordPage {
     }
 }
 
-/// `GET /admin/users/{id}/password/`
+/// One's own password is changed here, with the old one.
+const OWN_PASSWORD_PAGE: &str = "/admin/password_change/";
+
+/// `GET /admin/users/{id}/password/` (one's own: a redirect to [`OWN_PASSWORD_PAGE`])
 pub async fn password_page(
     admin: Admin,
     path: web::Path<String>,
@@ -128,6 +132,9 @@ pub async fn password_page(
 ) -> Result<HttpResponse, AdminError> {
     admin.require(MODEL, "change")?;
     let id = parse_id(&path)?;
+    if id == admin.staff.user.id {
+        return Ok(redirect(OWN_PASSWORD_PAGE));
+    }
     let mut conn = db::connection(&state.pool).await?;
     let user = load_managed(&mut conn, &admin, id).await?;
     page(&SetPasswordPage {
@@ -149,6 +156,10 @@ pub async fn password_submit(
 ) -> Result<HttpResponse, AdminError> {
     admin.require(MODEL, "change")?;
     let id = parse_id(&path)?;
+    if id == admin.staff.user.id {
+        // Without the old password a hijacked session could make itself permanent.
+        return Err(AdminError::Forbidden);
+    }
     let form = form.0;
     let mut conn = db::connection(&state.pool).await?;
     let user = load_managed(&mut conn, &admin, id).await?;
@@ -176,10 +187,14 @@ pub async fn password_submit(
         });
     }
     let hash = hash_blocking(form.get("password2").to_owned()).await?;
-    let epoch = set_password_logged(&mut conn, &admin.staff.user, &user, hash).await?;
-    if id == admin.staff.user.id {
-        staff::update_session_epoch(&admin.session, epoch).map_err(AdminError::internal)?;
-    }
+    let actor = admin.staff.user.clone();
+    let actor_perms = admin.staff.perms.clone();
+    // Checked again under the row lock: the target may have gained rights while Argon2 ran.
+    conn.transaction(async |conn| {
+        let user = lock_managed(conn, &actor_perms, id).await?;
+        set_password_logged(conn, &actor, &user, hash).await
+    })
+    .await?;
     flash(&admin.session, "Password changed successfully.");
     Ok(redirect(&format!("/admin/users/{id}/change/")))
 }

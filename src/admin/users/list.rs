@@ -160,6 +160,7 @@ pub async fn bulk_action(
             .select(User::as_select())
             .load(&mut conn)
             .await?;
+        check_reach(&mut conn, &admin.staff.perms, &selected).await?;
         let related_articles = if action == "delete" {
             articles::table
                 .filter(articles::author_id.eq_any(&ids))
@@ -179,8 +180,9 @@ pub async fn bulk_action(
         });
     }
     let actor = admin.staff.user.clone();
+    let actor_perms = admin.staff.perms.clone();
     let done = conn
-        .transaction(async |conn| apply_bulk(conn, &actor, action, &ids, me).await)
+        .transaction(async |conn| apply_bulk(conn, &actor, &actor_perms, action, &ids, me).await)
         .await?;
     flash(
         &admin.session,
@@ -192,15 +194,31 @@ pub async fn bulk_action(
     Ok(redirect("/admin/users/"))
 }
 
+/// A 403 unless every one of `selected` is within the actor's reach: a bulk action is refused
+/// whole rather than done for some, so nothing is written.
+async fn check_reach(
+    conn: &mut AsyncPgConnection,
+    actor: &staff::Perms,
+    selected: &[User],
+) -> Result<(), AdminError> {
+    if actor.superuser || actor.is_superset_of(&staff::combined_perms(conn, selected).await?) {
+        Ok(())
+    } else {
+        Err(AdminError::Forbidden)
+    }
+}
+
 /// Applies a bulk action to `ids` (never to the acting user for delete and deactivate) and logs
-/// one row per changed user. Returns how many changed.
+/// one row per changed user. Returns how many changed. Refused whole ([`AdminError::Forbidden`])
+/// if any of them is out of the actor's reach; run it in a transaction.
 pub async fn apply_bulk(
     conn: &mut AsyncPgConnection,
     actor: &User,
+    actor_perms: &staff::Perms,
     action: &str,
     ids: &[Uuid],
     me: Uuid,
-) -> QueryResult<usize> {
+) -> Result<usize, AdminError> {
     let selected: Vec<User> = users::table
         .filter(users::id.eq_any(ids))
         .order(users::username.asc())
@@ -208,8 +226,10 @@ pub async fn apply_bulk(
         .select(User::as_select())
         .load(conn)
         .await?;
+    // Under the row locks, before anything is written.
+    check_reach(conn, actor_perms, &selected).await?;
     let mut done = 0;
-    for user in selected.iter().filter(|u| may_manage(actor, u)) {
+    for user in &selected {
         let mut changes = Changes::default();
         let (log_action, message) = match action {
             "delete" if user.id != me => {

@@ -56,20 +56,51 @@ async fn load_user(conn: &mut AsyncPgConnection, id: Uuid) -> Result<User, Admin
     User::find(conn, id).await?.ok_or(AdminError::NotFound)
 }
 
-/// Only superusers may act on a superuser's account: anyone else with `users.change` could
-/// otherwise set a superuser's password and log in as them (a known Django admin footgun).
-fn may_manage(actor: &User, target: &User) -> bool {
-    actor.is_superuser || !target.is_superuser
+/// Staff may edit, set the password of, sign out, deactivate or delete only an account whose
+/// rights are all their own (a superuser's only if they are one): anyone with `users.change`
+/// could otherwise set a stronger account's password and sign in as it.
+async fn within_reach(
+    conn: &mut AsyncPgConnection,
+    actor: &staff::Perms,
+    target: &User,
+) -> QueryResult<bool> {
+    if actor.superuser {
+        return Ok(true);
+    }
+    Ok(actor.is_superset_of(&staff::load_perms(conn, target).await?))
 }
 
-/// Loads a user the staff member means to change, set a password for, or delete.
+/// Loads a user the staff member means to change, set a password for, sign out or delete: a 403
+/// page if the account is out of their reach.
 async fn load_managed(
     conn: &mut AsyncPgConnection,
     admin: &Admin,
     id: Uuid,
 ) -> Result<User, AdminError> {
     let user = load_user(conn, id).await?;
-    if may_manage(&admin.staff.user, &user) {
+    if within_reach(conn, &admin.staff.perms, &user).await? {
+        Ok(user)
+    } else {
+        Err(AdminError::Forbidden)
+    }
+}
+
+/// [`load_managed`] inside a transaction: locks the row and checks again just before the write,
+/// so the check holds for the version being changed.
+async fn lock_managed(
+    conn: &mut AsyncPgConnection,
+    actor: &staff::Perms,
+    id: Uuid,
+) -> Result<User, AdminError> {
+    let user: User = users::table
+        .find(id)
+        .for_update()
+        .select(User::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(AdminError::NotFound)?;
+    if within_reach(conn, actor, &user).await? {
         Ok(user)
     } else {
         Err(AdminError::Forbidden)
