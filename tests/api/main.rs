@@ -25,4 +25,5 @@ mod openapi;
 mod pages;
 mod schema;
 mod seed;
+mod staff_login;
 mod tokens;

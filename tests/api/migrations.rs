@@ -2,7 +2,7 @@ use gatehouse::db;
 
 use crate::helpers::TestDb;
 
-const TABLES: [&str; 10] = [
+const TABLES: [&str; 11] = [
     "admin_log",
     "articles",
     "failed_logins",
@@ -10,6 +10,7 @@ const TABLES: [&str; 10] = [
     "groups",
     "permissions",
     "revoked_tokens",
+    "staff_sessions",
     "user_groups",
     "user_permissions",
     "users",
