@@ -26,13 +26,10 @@ pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -
         return Some(peer);
     }
     let hops = if headers.contains_key(X_FORWARDED_FOR) {
-        joined(headers, X_FORWARDED_FOR).map(|v| x_forwarded_for(&v))
+        hops(headers, X_FORWARDED_FOR, x_forwarded_for)
     } else if headers.contains_key(FORWARDED) {
-        joined(headers, FORWARDED).map(|v| forwarded(&v))
+        hops(headers, FORWARDED, forwarded)
     } else {
-        return Some(peer);
-    };
-    let Some(hops) = hops else {
         return Some(peer);
     };
     let mut leftmost = None;
@@ -59,14 +56,22 @@ pub fn throttle_net(ip: IpAddr) -> IpNet {
     }
 }
 
-/// All lines of a header as one list (RFC 9110: repeated lines are one comma-joined value).
-/// `None` when a line is not visible ASCII.
-fn joined(headers: &HeaderMap, name: HeaderName) -> Option<String> {
-    let mut lines = Vec::new();
-    for value in headers.get_all(name) {
-        lines.push(value.to_str().ok()?);
-    }
-    Some(lines.join(","))
+/// The hops of every line of a header, in order (RFC 9110: repeated lines are one list). Each line
+/// is read on its own, so what a client wrote on an earlier line (bytes that are not visible
+/// ASCII, an unclosed quote) cannot swallow the hops a proxy added after it; such a line is one
+/// unreadable hop.
+fn hops(
+    headers: &HeaderMap,
+    name: HeaderName,
+    parse: fn(&str) -> Vec<Option<IpAddr>>,
+) -> Vec<Option<IpAddr>> {
+    headers
+        .get_all(name)
+        .flat_map(|line| match line.to_str() {
+            Ok(line) => parse(line),
+            Err(_) => vec![None],
+        })
+        .collect()
 }
 
 /// One host as proxies write it: `192.0.2.1`, `192.0.2.1:4711`, `2001:db8::1`, `[2001:db8::1]`,
@@ -281,16 +286,25 @@ mod tests {
         // Garbage left of the client (written by the client) does not matter.
         let xff = [("x-forwarded-for", "<script>, 203.0.113.9")];
         assert_eq!(client("10.0.0.1", PROXIES, &xff), "203.0.113.9");
-        // Not visible ASCII at all.
+        // Not visible ASCII: unreadable, unless a proxy added a readable line after it.
         let mut map = HeaderMap::new();
         map.insert(
             X_FORWARDED_FOR,
             HeaderValue::from_bytes(b"203.0.113.9\xff").unwrap(),
         );
+        let peer = Some(ip("10.0.0.1"));
+        assert_eq!(client_ip(peer, &map, &nets(PROXIES)), peer);
+        map.append(X_FORWARDED_FOR, HeaderValue::from_static("203.0.113.9"));
         assert_eq!(
-            client_ip(Some(ip("10.0.0.1")), &map, &nets(PROXIES)),
-            Some(ip("10.0.0.1"))
+            client_ip(peer, &map, &nets(PROXIES)),
+            Some(ip("203.0.113.9"))
         );
+        // A client's unclosed quote cannot swallow the line the proxy added.
+        let lines = [
+            ("forwarded", r#"for="1.1.1.1"#),
+            ("forwarded", "for=192.0.2.43"),
+        ];
+        assert_eq!(client("10.0.0.1", PROXIES, &lines), "192.0.2.43");
     }
 
     #[test]
