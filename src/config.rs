@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use actix_web::cookie::Key;
+use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
@@ -33,6 +34,7 @@ pub const VARIABLES: &[&str] = &[
     "COOKIE_SECURE",
     "SESSION_IDLE_TIMEOUT_SECONDS",
     "SESSION_MAX_AGE_SECONDS",
+    "TRUSTED_PROXIES",
     "LOG_FORMAT",
     "RUST_LOG",
     "COGNITO_REGION",
@@ -140,6 +142,8 @@ pub struct Settings {
     pub cookie_secure: bool,
     pub session_idle_timeout: Duration,
     pub session_max_age: Duration,
+    /// Peers whose `X-Forwarded-For` / `Forwarded` are believed (`TRUSTED_PROXIES`); empty: none.
+    pub trusted_proxies: Vec<IpNet>,
     pub log_format: LogFormat,
     /// `None` when no Cognito pool is configured: the API then answers 503 `cognito_not_configured`.
     pub cognito: Option<CognitoSettings>,
@@ -161,6 +165,7 @@ impl std::fmt::Debug for Settings {
             .field("cookie_secure", &self.cookie_secure)
             .field("session_idle_timeout", &self.session_idle_timeout)
             .field("session_max_age", &self.session_max_age)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("log_format", &self.log_format)
             .field("cognito", &self.cognito)
             .field("cognito_hook_secret", &self.cognito_hook_secret)
@@ -234,6 +239,24 @@ fn parse_http_url(v: &str) -> Result<Url, String> {
         return Err(format!("expected an http(s) URL with a host, got {v:?}"));
     }
     Ok(url)
+}
+
+/// `TRUSTED_PROXIES`: comma-separated CIDRs (`10.0.0.0/8, fd00::/8`); a bare address is one host.
+fn parse_trusted_proxies(v: &str) -> Result<Vec<IpNet>, String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<IpNet>()
+                .map(|net| net.trunc())
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    format!(
+                        "expected comma-separated CIDRs such as 10.0.0.0/8 or fd00::/8, got {s:?}"
+                    )
+                })
+        })
+        .collect()
 }
 
 fn parse_database_url(v: &str) -> Result<SecretString, String> {
@@ -352,6 +375,8 @@ impl Settings {
             ));
         }
 
+        let trusted_proxies = src.parse("TRUSTED_PROXIES", Vec::new(), parse_trusted_proxies)?;
+
         let log_format = src.parse("LOG_FORMAT", LogFormat::Text, |v| {
             match v.to_ascii_lowercase().as_str() {
                 "text" => Ok(LogFormat::Text),
@@ -398,6 +423,7 @@ impl Settings {
             cookie_secure,
             session_idle_timeout,
             session_max_age,
+            trusted_proxies,
             log_format,
             cognito,
             cognito_hook_secret,
@@ -754,6 +780,37 @@ mod tests {
                 ("COGNITO_JWKS_MIN_REFETCH_SECONDS", "0"),
             ]);
             assert_eq!(e.var, "COGNITO_JWKS_MIN_REFETCH_SECONDS", "{env}");
+        }
+    }
+
+    #[test]
+    fn trusted_proxies_are_cidrs_or_addresses() {
+        assert!(settings(&[]).unwrap().trusted_proxies.is_empty());
+        let s = settings(&[(
+            "TRUSTED_PROXIES",
+            "10.0.0.0/8, 192.168.1.7 ,fd00::/8,2001:db8::1,10.1.2.3/16",
+        )])
+        .unwrap();
+        let nets: Vec<String> = s.trusted_proxies.iter().map(|n| n.to_string()).collect();
+        assert_eq!(
+            nets,
+            [
+                "10.0.0.0/8",
+                "192.168.1.7/32",
+                "fd00::/8",
+                "2001:db8::1/128",
+                "10.1.0.0/16"
+            ]
+        );
+        for bad in [
+            "10.0.0.0/33",
+            "proxy.internal",
+            "10.0.0.0/8;fd00::/8",
+            "::/129",
+        ] {
+            let e = err(&[("TRUSTED_PROXIES", bad)]);
+            assert_eq!(e.var, "TRUSTED_PROXIES", "{bad}");
+            assert!(e.to_string().contains("CIDR"), "{e}");
         }
     }
 

@@ -97,6 +97,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    staff_sessions (id_hash) {
+        id_hash -> Bytea,
+        user_id -> Uuid,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     user_groups (user_id, group_id) {
         user_id -> Uuid,
         group_id -> Uuid,
@@ -143,6 +152,7 @@ diesel::joinable!(articles -> users (author_id));
 diesel::joinable!(group_permissions -> groups (group_id));
 diesel::joinable!(group_permissions -> permissions (permission_id));
 diesel::joinable!(revoked_tokens -> users (user_id));
+diesel::joinable!(staff_sessions -> users (user_id));
 diesel::joinable!(user_groups -> groups (group_id));
 diesel::joinable!(user_groups -> users (user_id));
 diesel::joinable!(user_permissions -> permissions (permission_id));
@@ -157,6 +167,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     hook_signatures,
     permissions,
     revoked_tokens,
+    staff_sessions,
     user_groups,
     user_permissions,
     users,

@@ -1,6 +1,7 @@
 //! Login, logout (POST only) and the staff member's own password change.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use actix_session::SessionExt;
 use actix_web::http::{StatusCode, header};
@@ -8,15 +9,15 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use ipnet::IpNet;
 use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::history::{self, Action, Changes, Target};
 use super::{Admin, AdminError, PageCtx, page, page_with_status, redirect, safe_next};
+use crate::auth::client_ip;
 use crate::auth::csrf::{self, AdminForm};
 use crate::auth::password::{self, UserAttributes};
-use crate::auth::staff::{self, LoginOutcome};
+use crate::auth::staff::{self, LoginOutcome, PasswordCheck};
 use crate::db;
 use crate::models::User;
 use crate::schema::users;
@@ -77,10 +78,30 @@ pub async fn login_page(
     login_page_with(&req, StatusCode::OK, String::new(), next, "")
 }
 
-fn client_ip(req: &HttpRequest) -> Option<IpNet> {
-    // The TCP peer, not X-Forwarded-For: a client can write any header it likes. Behind a proxy
-    // every request shares the proxy's address, which only makes the per-IP limit stricter.
-    req.peer_addr().map(|a| IpNet::from(a.ip()))
+/// The client's address: the TCP peer, or what a trusted proxy says (see [`client_ip`]).
+pub fn client_addr(req: &HttpRequest, state: &AppState) -> Option<IpAddr> {
+    client_ip::client_ip(
+        req.peer_addr().map(|a| a.ip()),
+        req.headers(),
+        &state.settings.trusted_proxies,
+    )
+}
+
+fn user_agent(req: &HttpRequest) -> String {
+    req.headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// 429 with `Retry-After`: the login throttle refuses before any password is checked.
+fn throttled(mut response: HttpResponse) -> HttpResponse {
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from(staff::THROTTLE_WINDOW.as_secs()),
+    );
+    response
 }
 
 /// `POST /admin/login/`
@@ -102,34 +123,30 @@ pub async fn login_submit(
         );
     }
     let password = SecretString::from(form.get("password").to_owned());
-    let user_agent = req
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+    let client = client_addr(&req, &state);
+    let ip = client.map(client_ip::throttle_net);
     let mut conn = db::connection(&state.pool).await?;
-    match staff::attempt_login(&mut conn, &login, password, client_ip(&req), &user_agent).await? {
+    match staff::attempt_login(&mut conn, &login, password, ip, &user_agent(&req)).await? {
         LoginOutcome::Success(user) => {
-            staff::start_session(&req.get_session(), &user).map_err(AdminError::internal)?;
-            tracing::info!(user = %user, "staff login");
+            let max_age = state.settings.session_max_age;
+            staff::start_session(&mut conn, &req.get_session(), &user, max_age).await?;
+            tracing::info!(user = %user, client = ?client, "staff login");
             Ok(redirect(safe_next(&next).unwrap_or("/admin/")))
         }
-        LoginOutcome::Failed => login_page_with(&req, StatusCode::OK, login, next, LOGIN_FAILED),
+        LoginOutcome::Failed => {
+            tracing::info!(client = ?client, "staff login failed");
+            login_page_with(&req, StatusCode::OK, login, next, LOGIN_FAILED)
+        }
         LoginOutcome::Throttled => {
-            tracing::warn!("staff login throttled");
-            let mut response = login_page_with(
+            tracing::warn!(client = ?client, "staff login throttled");
+            let status = StatusCode::TOO_MANY_REQUESTS;
+            Ok(throttled(login_page_with(
                 &req,
-                StatusCode::TOO_MANY_REQUESTS,
+                status,
                 login,
                 next,
                 LOGIN_THROTTLED,
-            )?;
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                header::HeaderValue::from(staff::THROTTLE_WINDOW.as_secs()),
-            );
-            Ok(response)
+            )?))
         }
     }
 }
@@ -142,8 +159,20 @@ struct LoggedOutPage {
 }
 
 /// `POST /admin/logout/` (GET is not routed: a link or an image must not log anyone out).
-pub async fn logout(req: HttpRequest, _form: AdminForm) -> Result<HttpResponse, AdminError> {
-    req.get_session().purge();
+pub async fn logout(
+    req: HttpRequest,
+    _form: AdminForm,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    let session = req.get_session();
+    match db::connection(&state.pool).await {
+        Ok(mut conn) => staff::end_session(&mut conn, &session).await?,
+        Err(e) => {
+            // The cookie goes anyway; the error page says the logout did not fully happen.
+            session.purge();
+            return Err(e.into());
+        }
+    }
     page(&LoggedOutPage {
         page_title: "Logged out".into(),
         ctx: PageCtx::anonymous(String::new()),
@@ -175,12 +204,23 @@ pub fn password_help() -> Vec<String> {
 }
 
 fn password_change_form(admin: Admin, errors: FieldErrors) -> Result<HttpResponse, AdminError> {
-    page(&PasswordChangePage {
-        page_title: "Password change".into(),
-        ctx: admin.ctx,
-        errors,
-        help: password_help(),
-    })
+    password_change_form_with(StatusCode::OK, admin, errors)
+}
+
+fn password_change_form_with(
+    status: StatusCode,
+    admin: Admin,
+    errors: FieldErrors,
+) -> Result<HttpResponse, AdminError> {
+    page_with_status(
+        status,
+        &PasswordChangePage {
+            page_title: "Password change".into(),
+            ctx: admin.ctx,
+            errors,
+            help: password_help(),
+        },
+    )
 }
 
 /// `GET /admin/password_change/`
@@ -258,6 +298,7 @@ pub async fn set_password_logged(
 
 /// `POST /admin/password_change/`
 pub async fn password_change_submit(
+    req: HttpRequest,
     admin: Admin,
     form: AdminForm,
     state: web::Data<AppState>,
@@ -266,15 +307,28 @@ pub async fn password_change_submit(
     let user = admin.staff.user.clone();
     let mut errors = FieldErrors::new();
     let old = SecretString::from(form.get("old_password").to_owned());
-    let stored = user.password_hash.clone().unwrap_or_default();
-    let old_ok = web::block(move || password::verify_password(&old, &stored))
-        .await
-        .unwrap_or(false);
-    if !old_ok {
-        errors
-            .entry("old_password")
-            .or_default()
-            .push("Your old password was entered incorrectly. Please enter it again.".into());
+    let client = client_addr(&req, &state);
+    let ip = client.map(client_ip::throttle_net);
+    let mut conn = db::connection(&state.pool).await?;
+    // Guesses of the old password count as failed logins: a hijacked session gets no more tries.
+    match staff::check_own_password(&mut conn, &user, old, ip, &user_agent(&req)).await? {
+        PasswordCheck::Right => {}
+        PasswordCheck::Wrong => {
+            tracing::info!(user = %user, client = ?client, "wrong old password on password change");
+            errors
+                .entry("old_password")
+                .or_default()
+                .push("Your old password was entered incorrectly. Please enter it again.".into());
+        }
+        PasswordCheck::Throttled => {
+            tracing::warn!(user = %user, client = ?client, "password change throttled");
+            errors
+                .entry("old_password")
+                .or_default()
+                .push(LOGIN_THROTTLED.into());
+            let status = StatusCode::TOO_MANY_REQUESTS;
+            return Ok(throttled(password_change_form_with(status, admin, errors)?));
+        }
     }
     check_new_password(
         form.get("new_password1"),
@@ -292,7 +346,6 @@ pub async fn password_change_submit(
         return password_change_form(admin, errors);
     }
     let hash = hash_blocking(form.get("new_password2").to_owned()).await?;
-    let mut conn = db::connection(&state.pool).await?;
     let epoch = set_password_logged(&mut conn, &user, &user, hash).await?;
     // This session stays valid; every other session of this user ends.
     staff::update_session_epoch(&admin.session, epoch).map_err(AdminError::internal)?;

@@ -17,7 +17,8 @@ const SESSION_KEY: &str = "csrf";
 /// Form bodies above this are refused (the largest admin form is far below it).
 const MAX_FORM_BYTES: usize = 256 * 1024;
 
-fn new_token() -> String {
+/// 32 random bytes as hex (also the staff session id).
+pub(crate) fn new_token() -> String {
     let bytes: [u8; 32] = rand::random();
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

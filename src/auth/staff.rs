@@ -1,10 +1,11 @@
 //! Staff sessions for the back office: the login check (Argon2id, enumeration-safe), throttling
 //! in Postgres, permissions, and the guard that admits only active staff whose session is current.
 //!
-//! The session lives in an encrypted cookie (actix-session `CookieSessionStore`), which cannot be
-//! revoked server-side; the user's `session_epoch` closes that gap: the session carries the epoch it
-//! began in, and a password change or deactivation bumps the column, so every older session fails
-//! the check on its next request.
+//! The session lives in an encrypted cookie (actix-session `CookieSessionStore`), which by itself
+//! cannot be revoked. Two server-side checks close that gap: the cookie's random session id must
+//! have a row in `staff_sessions` (made at login, deleted at logout, so a copied cookie dies with
+//! the logout), and the user's `session_epoch` must be the one the session began in (a password
+//! change, deactivation or "sign out everywhere" bumps it, ending every older session at once).
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -15,9 +16,10 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse, web};
+use aws_lc_rs::digest;
 use chrono::Utc;
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use ipnet::IpNet;
 use secrecy::SecretString;
 use uuid::Uuid;
@@ -27,7 +29,8 @@ use crate::auth::password::{DUMMY_HASH, verify_password};
 use crate::db::{self, DbError};
 use crate::models::{NewFailedLogin, User, new_id};
 use crate::schema::{
-    failed_logins, group_permissions, permissions, user_groups, user_permissions, users,
+    failed_logins, group_permissions, permissions, staff_sessions, user_groups, user_permissions,
+    users,
 };
 use crate::startup::AppState;
 
@@ -38,6 +41,8 @@ pub const IP_FAILURE_LIMIT: i64 = 20;
 pub const THROTTLE_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 const KEY_USER_ID: &str = "uid";
+/// The random session id whose hash must be in `staff_sessions`.
+const KEY_SESSION_ID: &str = "sid";
 const KEY_EPOCH: &str = "epoch";
 const KEY_LOGIN_AT: &str = "login_at";
 const KEY_SEEN_AT: &str = "seen_at";
@@ -173,28 +178,34 @@ pub enum LoginOutcome {
     Throttled,
 }
 
-/// The account a login names: its username (any case), or else the email of exactly one active
-/// staff account with a password (emails are not unique, so an ambiguous one names nobody).
+// `lower(username)` is what the unique index is built on, so the lookup uses that index.
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+/// The account a login names, among active staff with a password only (nobody else may log in, so
+/// nobody else may shadow a staff member): its username (any case), or else the email of exactly
+/// one such account (emails are not unique, so an ambiguous one names nobody). One query whatever
+/// the outcome, so an unknown login costs what a known one does.
 async fn login_candidate(conn: &mut AsyncPgConnection, login: &str) -> QueryResult<Option<User>> {
-    if let Some(user) = User::find_by_username(conn, login).await? {
-        return Ok(Some(user));
-    }
-    if !login.contains('@') {
-        return Ok(None);
-    }
-    let mut matches: Vec<User> = users::table
-        .filter(users::email.eq(login.to_lowercase()))
+    let by_username = lower(users::username).eq(lower(login));
+    let mut rows: Vec<(User, bool)> = users::table
         .filter(users::is_staff.eq(true))
         .filter(users::is_active.eq(true))
         .filter(users::password_hash.is_not_null())
-        .select(User::as_select())
-        .limit(2)
+        .filter(
+            by_username.or(users::email
+                .eq(login.to_lowercase())
+                .and(users::email.ne(""))),
+        )
+        // The username match (unique) first; then up to two email matches tell one from many.
+        .order(by_username.desc())
+        .select((User::as_select(), by_username))
+        .limit(3)
         .load(conn)
         .await?;
-    Ok(if matches.len() == 1 {
-        matches.pop()
-    } else {
-        None
+    Ok(match <[_]>::first(&rows) {
+        Some((_, true)) => rows.drain(..).next().map(|(user, _)| user),
+        Some(_) if rows.len() == 1 => rows.pop().map(|(user, _)| user),
+        _ => None,
     })
 }
 
@@ -276,8 +287,87 @@ pub async fn clear_lockout(conn: &mut AsyncPgConnection, user: &User) -> QueryRe
     .await
 }
 
+/// One password attempt, recorded in `failed_logins` before the password is checked, so every
+/// attempt in flight counts against the limits as a failure would.
+struct Attempt {
+    id: Uuid,
+    key: String,
+    ip: Option<IpNet>,
+}
+
+/// Advisory-lock classes (the two-key form): an account key and an address never share a lock,
+/// and every caller takes the account's before the address's, so two attempts cannot deadlock.
+const LOCK_ACCOUNT: i32 = 1;
+const LOCK_ADDRESS: i32 = 2;
+
+/// Under a transaction-scoped lock per throttle key, counts the recent failures and attempts in
+/// flight and, if this one is within the limits, records it. Parallel posts for one account or
+/// address are serialised here (briefly; the password check comes after), so of any number of
+/// them exactly as many as the limit allows get through. `None`: throttled, nothing written.
+async fn begin_attempt(
+    conn: &mut AsyncPgConnection,
+    key: String,
+    ip: Option<IpNet>,
+    user_agent: &str,
+) -> QueryResult<Option<Attempt>> {
+    use diesel::sql_types::{Integer, Text};
+    let agent: String = user_agent.chars().take(255).collect();
+    conn.transaction(async |conn| {
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+            .bind::<Integer, _>(LOCK_ACCOUNT)
+            .bind::<Text, _>(&key)
+            .execute(conn)
+            .await?;
+        if let Some(ip) = ip {
+            diesel::sql_query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+                .bind::<Integer, _>(LOCK_ADDRESS)
+                .bind::<Text, _>(ip.to_string())
+                .execute(conn)
+                .await?;
+        }
+        if is_throttled(conn, &key, ip).await? {
+            return Ok(None);
+        }
+        let id = new_id();
+        diesel::insert_into(failed_logins::table)
+            .values(NewFailedLogin {
+                id,
+                username: &key,
+                ip,
+                user_agent: &agent,
+            })
+            .execute(conn)
+            .await?;
+        Ok(Some(Attempt { id, key, ip }))
+    })
+    .await
+}
+
+impl Attempt {
+    /// The password was right: it was no failure.
+    async fn succeeded(self, conn: &mut AsyncPgConnection) -> QueryResult<()> {
+        diesel::delete(failed_logins::table.find(self.id))
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    /// The password was wrong: the record stays, counted as a failure.
+    async fn failed(self, conn: &mut AsyncPgConnection) -> QueryResult<()> {
+        prune_failures(conn, &self.key, self.ip).await
+    }
+}
+
+/// Argon2 is CPU-heavy: keep it off the async worker.
+async fn verify_blocking(password: SecretString, hash: String) -> bool {
+    web::block(move || verify_password(&password, &hash))
+        .await
+        .unwrap_or(false)
+}
+
 /// Checks a login attempt. The password is verified (against a dummy hash when no account
 /// matches) before anything about the account is looked at, so every failure costs the same.
+/// `ip` is the client's throttle key (see [`crate::auth::client_ip::throttle_net`]).
 pub async fn attempt_login(
     conn: &mut AsyncPgConnection,
     login: &str,
@@ -288,19 +378,17 @@ pub async fn attempt_login(
     let login = login.trim();
     let user = login_candidate(conn, login).await?;
     let key = throttle_key(login, user.as_ref());
-    if is_throttled(conn, &key, ip).await? {
+    let Some(attempt) = begin_attempt(conn, key, ip, user_agent).await? else {
         return Ok(LoginOutcome::Throttled);
-    }
+    };
     let hash = user
         .as_ref()
         .and_then(|u| u.password_hash.clone())
         .unwrap_or_else(|| DUMMY_HASH.clone());
-    // Argon2 is CPU-heavy: keep it off the async worker.
-    let verified = web::block(move || verify_password(&password, &hash))
-        .await
-        .unwrap_or(false);
+    let verified = verify_blocking(password, hash).await;
     match user {
         Some(user) if verified && may_use_back_office(&user) => {
+            attempt.succeeded(conn).await?;
             let user = diesel::update(users::table.find(user.id))
                 .set(users::last_login.eq(Utc::now()))
                 .returning(User::as_returning())
@@ -309,35 +397,113 @@ pub async fn attempt_login(
             Ok(LoginOutcome::Success(Box::new(user)))
         }
         _ => {
-            let agent: String = user_agent.chars().take(255).collect();
-            diesel::insert_into(failed_logins::table)
-                .values(NewFailedLogin {
-                    id: new_id(),
-                    username: &key,
-                    ip,
-                    user_agent: &agent,
-                })
-                .execute(conn)
-                .await?;
-            prune_failures(conn, &key, ip).await?;
+            attempt.failed(conn).await?;
             Ok(LoginOutcome::Failed)
         }
     }
 }
 
-/// Starts a fresh session for `user`: new cookie, new CSRF token, login and last-seen times.
-pub fn start_session(session: &Session, user: &User) -> Result<(), SessionInsertError> {
+#[derive(Debug, PartialEq, Eq)]
+pub enum PasswordCheck {
+    Right,
+    Wrong,
+    Throttled,
+}
+
+/// Checks a signed-in staff member's own password (the old one on the password change form)
+/// under the login throttle: same account key and address, so a stolen session cannot guess the
+/// password faster than the login page allows, and not at all while the account is locked.
+pub async fn check_own_password(
+    conn: &mut AsyncPgConnection,
+    user: &User,
+    password: SecretString,
+    ip: Option<IpNet>,
+    user_agent: &str,
+) -> Result<PasswordCheck, DbError> {
+    let Some(attempt) = begin_attempt(conn, throttle_key("", Some(user)), ip, user_agent).await?
+    else {
+        return Ok(PasswordCheck::Throttled);
+    };
+    let hash = user
+        .password_hash
+        .clone()
+        .unwrap_or_else(|| DUMMY_HASH.clone());
+    if user.has_usable_password() && verify_blocking(password, hash).await {
+        attempt.succeeded(conn).await?;
+        Ok(PasswordCheck::Right)
+    } else {
+        attempt.failed(conn).await?;
+        Ok(PasswordCheck::Wrong)
+    }
+}
+
+fn session_id_hash(session_id: &str) -> Vec<u8> {
+    digest::digest(&digest::SHA256, session_id.as_bytes())
+        .as_ref()
+        .to_vec()
+}
+
+/// Deletes the server-side record of `session`'s id, if it has one.
+async fn forget_session_id(conn: &mut AsyncPgConnection, session: &Session) -> QueryResult<()> {
+    if let Some(sid) = session.get::<String>(KEY_SESSION_ID).ok().flatten() {
+        diesel::delete(staff_sessions::table.find(session_id_hash(&sid)))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Starts a fresh session for `user`: new cookie, new random session id (recorded server-side
+/// until `max_age` from now), new CSRF token, login and last-seen times. The browser's previous
+/// session, if any, ends server-side too; expired records of anyone are pruned.
+pub async fn start_session(
+    conn: &mut AsyncPgConnection,
+    session: &Session,
+    user: &User,
+    max_age: Duration,
+) -> Result<(), crate::admin::AdminError> {
+    use crate::admin::AdminError;
+    forget_session_id(conn, session).await?;
+    let now = Utc::now();
+    diesel::delete(staff_sessions::table.filter(staff_sessions::expires_at.le(now)))
+        .execute(conn)
+        .await?;
+    let sid = csrf::new_token();
+    // SESSION_MAX_AGE_SECONDS is at most 90 days, so this always converts.
+    let max_age =
+        chrono::Duration::from_std(max_age).unwrap_or_else(|_| chrono::Duration::days(90));
+    let expires_at = now + max_age;
+    diesel::insert_into(staff_sessions::table)
+        .values((
+            staff_sessions::id_hash.eq(session_id_hash(&sid)),
+            staff_sessions::user_id.eq(user.id),
+            staff_sessions::expires_at.eq(expires_at),
+        ))
+        .execute(conn)
+        .await?;
     // Nothing of the anonymous session survives; with a server-side store `renew` also issues a
     // new session key (session fixation).
     session.clear();
     session.renew();
-    let now = Utc::now().timestamp();
-    session.insert(KEY_USER_ID, user.id)?;
-    session.insert(KEY_EPOCH, user.session_epoch)?;
-    session.insert(KEY_LOGIN_AT, now)?;
-    session.insert(KEY_SEEN_AT, now)?;
-    csrf::rotate_token(session)?;
-    Ok(())
+    let now = now.timestamp();
+    let insert = || -> Result<(), SessionInsertError> {
+        session.insert(KEY_USER_ID, user.id)?;
+        session.insert(KEY_SESSION_ID, &sid)?;
+        session.insert(KEY_EPOCH, user.session_epoch)?;
+        session.insert(KEY_LOGIN_AT, now)?;
+        session.insert(KEY_SEEN_AT, now)?;
+        csrf::rotate_token(session)?;
+        Ok(())
+    };
+    insert().map_err(AdminError::internal)
+}
+
+/// Logout: this browser's cookie is dropped and its session id deleted server-side, so a copy
+/// of the cookie taken earlier opens nothing any more.
+pub async fn end_session(conn: &mut AsyncPgConnection, session: &Session) -> QueryResult<()> {
+    let result = forget_session_id(conn, session).await;
+    session.purge();
+    result
 }
 
 /// Keeps the current session valid after the user's own password change (Django's
@@ -368,8 +534,9 @@ enum Refused {
 
 async fn current_staff(state: &AppState, session: &Session) -> Result<Staff, Refused> {
     let get_i64 = |key| session.get::<i64>(key).ok().flatten();
-    let (Some(user_id), Some(epoch), Some(login_at), Some(seen_at)) = (
+    let (Some(user_id), Some(sid), Some(epoch), Some(login_at), Some(seen_at)) = (
         session.get::<Uuid>(KEY_USER_ID).ok().flatten(),
+        session.get::<String>(KEY_SESSION_ID).ok().flatten(),
         session.get::<i32>(KEY_EPOCH).ok().flatten(),
         get_i64(KEY_LOGIN_AT),
         get_i64(KEY_SEEN_AT),
@@ -390,8 +557,16 @@ async fn current_staff(state: &AppState, session: &Session) -> Result<Staff, Ref
     let mut conn = db::connection(&state.pool)
         .await
         .map_err(|e| Refused::Error(e.into()))?;
-    let user = User::find(&mut conn, user_id)
+    // The user and the server-side session record in one round trip.
+    let user: Option<User> = users::table
+        .inner_join(staff_sessions::table)
+        .filter(users::id.eq(user_id))
+        .filter(staff_sessions::id_hash.eq(session_id_hash(&sid)))
+        .filter(staff_sessions::expires_at.gt(Utc::now()))
+        .select(User::as_select())
+        .first(&mut conn)
         .await
+        .optional()
         .map_err(|e| Refused::Error(e.into()))?;
     let Some(user) = user.filter(|u| may_use_back_office(u) && u.session_epoch == epoch) else {
         return Err(Refused::Anonymous);

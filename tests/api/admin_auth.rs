@@ -481,6 +481,9 @@ async fn a_database_outage_is_a_503_page_not_a_crash() {
     );
 }
 
+/// The session id every forged cookie carries; a test records it server-side as login would.
+const FORGED_SID: &str = "forged-session-id";
+
 /// A session cookie as the app would write it (actix-session's cookie store, encrypted with the
 /// test settings' SECRET_KEY), with chosen login and last-seen times.
 fn forged_session(user_id: uuid::Uuid, login_at: i64, seen_at: i64) -> String {
@@ -488,6 +491,7 @@ fn forged_session(user_id: uuid::Uuid, login_at: i64, seen_at: i64) -> String {
     let key = Key::derive_from(b"test-secret-key-that-is-long-enough-0123456789");
     let state: std::collections::HashMap<&str, String> = [
         ("uid", serde_json::to_string(&user_id).unwrap()),
+        ("sid", serde_json::to_string(FORGED_SID).unwrap()),
         ("epoch", "0".to_owned()),
         ("login_at", login_at.to_string()),
         ("seen_at", seen_at.to_string()),
@@ -511,8 +515,20 @@ async fn sessions_end_after_the_idle_timeout_and_the_absolute_lifetime() {
     let app = spawn_admin_app().await; // idle 3600 s, lifetime 43200 s (the defaults)
     let root = create_user(&app, NewAccount::superuser("root")).await;
     let now = chrono::Utc::now().timestamp();
-
     let fresh = forged_session(root, now - 10, now - 10);
+    // Without its server-side record, even a well-formed cookie opens nothing.
+    assert_eq!(get_with_cookie(&app, "/admin/", &fresh).await.status(), 303);
+    app.db
+        .client()
+        .await
+        .execute(
+            "INSERT INTO staff_sessions (id_hash, user_id, expires_at) \
+             VALUES (sha256(convert_to($1, 'UTF8')), $2, now() + interval '1 day')",
+            &[&FORGED_SID, &root],
+        )
+        .await
+        .unwrap();
+
     assert_eq!(get_with_cookie(&app, "/admin/", &fresh).await.status(), 200);
 
     let idle = forged_session(root, now - 3700, now - 3601);

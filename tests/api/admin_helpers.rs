@@ -188,6 +188,32 @@ pub fn session_cookie(response: &reqwest::Response) -> String {
         .to_owned()
 }
 
+/// Logs `username` in from a browser of its own (this browser's session is left alone) and returns
+/// that browser's session cookie (`name=value`).
+pub async fn session_elsewhere(app: &TestApp, username: &str) -> String {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let url = format!("{}/admin/login/", app.address);
+    let html = client.get(&url).send().await.unwrap().text().await.unwrap();
+    let response = client
+        .post(&url)
+        .header("Origin", &app.address)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(encode(&[
+            ("csrfmiddlewaretoken", csrf_from(&html).as_str()),
+            ("username", username),
+            ("password", PASSWORD),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303, "login of {username} should succeed");
+    session_cookie(&response)
+}
+
 /// GET with exactly this cookie, from a client of its own (another browser holding that session).
 pub async fn get_with_cookie(app: &TestApp, path: &str, cookie: &str) -> reqwest::Response {
     reqwest::Client::builder()

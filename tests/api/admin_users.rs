@@ -272,9 +272,8 @@ async fn change_form_errors_are_shown_next_to_fields_with_values_kept() {
 async fn deactivating_a_user_ends_their_session() {
     let (app, _) = app_as_superuser().await;
     let id = create_user(&app, NewAccount::staff("alice")).await;
-    let alice = login(&app, "alice", PASSWORD).await;
-    let alice_session = session_cookie(&alice);
-    login_ok(&app, "root").await;
+    // From a browser of her own: a later login in the same browser would end her session.
+    let alice_session = session_elsewhere(&app, "alice").await;
     assert_eq!(
         get_with_cookie(&app, "/admin/", &alice_session)
             .await

@@ -26,4 +26,5 @@ mod openapi;
 mod pages;
 mod schema;
 mod seed;
+mod staff_login;
 mod tokens;

@@ -2,7 +2,7 @@ use gatehouse::db;
 
 use crate::helpers::TestDb;
 
-const TABLES: [&str; 11] = [
+const TABLES: [&str; 12] = [
     "admin_log",
     "articles",
     "failed_logins",
@@ -11,6 +11,7 @@ const TABLES: [&str; 11] = [
     "hook_signatures",
     "permissions",
     "revoked_tokens",
+    "staff_sessions",
     "user_groups",
     "user_permissions",
     "users",
