@@ -45,6 +45,7 @@ pub const VARIABLES: &[&str] = &[
     "COGNITO_LEEWAY_SECONDS",
     "COGNITO_JWKS_REFRESH_SECONDS",
     "COGNITO_JWKS_MIN_REFETCH_SECONDS",
+    "COGNITO_REFRESH_TOKEN_DAYS",
     "COGNITO_HOOK_SECRET",
     "API_EDITOR_GROUP",
 ];
@@ -124,6 +125,9 @@ pub struct CognitoSettings {
     pub leeway: Duration,
     pub jwks_refresh: Duration,
     pub jwks_min_refetch: Duration,
+    /// The pool's refresh-token lifetime: how long one sign-in can keep minting tokens, so how
+    /// long its revocation must last.
+    pub refresh_token_days: u64,
 }
 
 #[derive(Clone)]
@@ -512,6 +516,7 @@ impl Settings {
             leeway: src.seconds("COGNITO_LEEWAY_SECONDS", 0, 0, 300)?,
             jwks_refresh: src.seconds("COGNITO_JWKS_REFRESH_SECONDS", 3600, 10, 7 * 86_400)?,
             jwks_min_refetch: src.seconds("COGNITO_JWKS_MIN_REFETCH_SECONDS", 10, 0, 3600)?,
+            refresh_token_days: src.int("COGNITO_REFRESH_TOKEN_DAYS", 30, 1, 3650)?,
         }))
     }
 
@@ -663,6 +668,12 @@ mod tests {
             err(&v).var
         };
         assert_eq!(with(("COGNITO_TOKEN_USE", "refresh")), "COGNITO_TOKEN_USE");
+        for days in ["0", "3651", "-1", "thirty"] {
+            assert_eq!(
+                with(("COGNITO_REFRESH_TOKEN_DAYS", days)),
+                "COGNITO_REFRESH_TOKEN_DAYS"
+            );
+        }
         assert_eq!(with(("COGNITO_REGION", "us-east-1")), "COGNITO_REGION");
         assert_eq!(
             with(("COGNITO_JWKS_URL", "ftp://x/jwks")),

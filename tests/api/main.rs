@@ -23,6 +23,7 @@ mod migrations;
 mod minting;
 mod openapi;
 mod pages;
+mod revocation;
 mod schema;
 mod seed;
 mod tokens;

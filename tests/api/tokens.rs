@@ -681,8 +681,9 @@ async fn sign_out_everywhere_refuses_tokens_from_earlier_sign_ins() {
         .client()
         .await
         .execute(
-            "UPDATE users SET tokens_valid_after = now() - interval '60 seconds' WHERE cognito_sub = $1",
-            &[&sub],
+            "INSERT INTO cognito_signouts (issuer, sub, signed_out_at) \
+             VALUES ($1, $2, now() - interval '60 seconds')",
+            &[&ISSUER, &sub],
         )
         .await
         .unwrap();

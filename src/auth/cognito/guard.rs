@@ -17,10 +17,11 @@ use futures_util::future::{Either, LocalBoxFuture};
 use super::error::AuthError;
 use super::provisioning::{self, Identity, Profile};
 use super::verify::Claims;
+use crate::config::CognitoSettings;
 use crate::db;
 use crate::error::ApiError;
 use crate::models::User;
-use crate::schema::{revoked_tokens, users};
+use crate::schema::{cognito_signouts, revoked_tokens, users};
 use crate::startup::AppState;
 
 /// The authenticated app user: the local row and the verified token claims.
@@ -130,27 +131,61 @@ pub async fn authenticate(req: &HttpRequest) -> Result<CognitoUser, AuthError> {
     };
     let claims = verifier.verify(bearer_token(req)?).await?;
     let mut conn = db::connection(&state.pool).await?;
-    let user = local_user(&mut conn, &claims, verifier.settings().create_users).await?;
+    let user = local_user(&mut conn, &claims, verifier.settings()).await?;
     Ok(CognitoUser {
         user,
         claims: Arc::new(claims),
     })
 }
 
+/// True when the token must be refused although valid: its sign-in was logged out (revoked
+/// `origin_jti`), or it began before the identity was signed out everywhere or deleted. Keyed by
+/// the Cognito identity, never the local row, so a deleted row forgets nothing. Rows are matched
+/// under every accepted issuer (the formats of one pool, which shares one JWKS) and under `''`
+/// (recorded before the issuer was known).
+macro_rules! revoked {
+    ($session_id:expr, $sub:expr, $issuers:expr, $signed_in:expr) => {
+        diesel::dsl::exists(
+            revoked_tokens::table
+                .filter(revoked_tokens::jti.eq($session_id))
+                .filter(revoked_tokens::issuer.eq_any($issuers.clone())),
+        )
+        .or(diesel::dsl::exists(
+            cognito_signouts::table
+                .filter(cognito_signouts::sub.eq($sub))
+                .filter(cognito_signouts::issuer.eq_any($issuers.clone()))
+                .filter(cognito_signouts::signed_out_at.gt($signed_in)),
+        ))
+    };
+}
+
 /// Finds (or provisions) the user and applies the local checks, in one round trip when the user
-/// exists: the revocation lookup rides along as an `EXISTS`.
+/// exists: the revocation checks ride along in the same statement. A missing user is created
+/// only after the same checks.
 async fn local_user(
     conn: &mut AsyncPgConnection,
     claims: &Claims,
-    create_users: bool,
+    settings: &CognitoSettings,
 ) -> Result<User, AuthError> {
     // Tokens without any jti can never be listed (logout refuses them), so "" matches nothing.
     let session_id = claims.session_id().unwrap_or("");
+    let issuers: Vec<&str> = settings
+        .issuers
+        .iter()
+        .map(String::as_str)
+        .chain([""])
+        .collect();
+    // A token that does not say when its sign-in happened predates every sign-out.
+    let signed_in = claims
+        .auth_time
+        .or(claims.iat)
+        .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0))
+        .unwrap_or(DateTime::UNIX_EPOCH);
     let found: Option<(User, bool)> = users::table
         .filter(users::cognito_sub.eq(&claims.sub))
         .select((
             User::as_select(),
-            diesel::dsl::exists(revoked_tokens::table.filter(revoked_tokens::jti.eq(session_id))),
+            revoked!(session_id, &claims.sub, issuers, signed_in),
         ))
         .first(conn)
         .await
@@ -158,20 +193,18 @@ async fn local_user(
     let user = match found {
         Some((_, true)) => return Err(AuthError::TokenRevoked),
         Some((user, false)) => user,
-        None if create_users => {
+        None if settings.create_users => {
+            let revoked: bool =
+                diesel::select(revoked!(session_id, &claims.sub, issuers, signed_in))
+                    .get_result(conn)
+                    .await?;
+            if revoked {
+                return Err(AuthError::TokenRevoked);
+            }
             provisioning::find_or_create(conn, &Identity::from_claims(claims)).await?
         }
         None => return Err(AuthError::UserNotProvisioned),
     };
-    if let Some(valid_after) = user.tokens_valid_after {
-        let signed_in = claims
-            .auth_time
-            .or(claims.iat)
-            .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0));
-        if signed_in.is_none_or(|t| t < valid_after) {
-            return Err(AuthError::TokenRevoked);
-        }
-    }
     if !user.is_active {
         return Err(AuthError::UserInactive);
     }
@@ -209,7 +242,6 @@ mod tests {
                 is_staff: false,
                 is_superuser: false,
                 last_login: None,
-                tokens_valid_after: None,
                 session_epoch: 0,
                 created_at: now,
                 updated_at: now,

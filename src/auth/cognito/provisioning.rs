@@ -59,6 +59,9 @@ impl Profile {
 
 pub struct Identity<'a> {
     pub sub: &'a str,
+    /// The `iss` of the token, recorded so sign-outs are keyed by issuer and `sub`; `None` when
+    /// unknown (the post-confirmation hook).
+    pub issuer: Option<&'a str>,
     /// The Cognito user name, when known.
     pub username: Option<&'a str>,
     pub profile: Profile,
@@ -68,6 +71,7 @@ impl<'a> Identity<'a> {
     pub fn from_claims(claims: &'a Claims) -> Self {
         Identity {
             sub: &claims.sub,
+            issuer: Some(&claims.iss),
             username: claims.cognito_username(),
             profile: Profile::from_claims(claims),
         }
@@ -122,7 +126,7 @@ pub async fn find_or_create(
             is_superuser: false,
         };
         let inserted = diesel::insert_into(users::table)
-            .values(&new)
+            .values((&new, users::cognito_issuer.eq(identity.issuer)))
             .on_conflict_do_nothing()
             .returning(User::as_returning())
             .get_result(conn)
