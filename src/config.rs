@@ -48,6 +48,7 @@ pub const VARIABLES: &[&str] = &[
     "COGNITO_REFRESH_TOKEN_DAYS",
     "COGNITO_HOOK_SECRET",
     "API_EDITOR_GROUP",
+    "API_READ_SCOPE",
 ];
 
 /// A configuration value that cannot be used. `Display` is the one line printed at start-up.
@@ -150,6 +151,8 @@ pub struct Settings {
     pub cognito_hook_secret: Option<SecretString>,
     /// Members of this Cognito group may change and delete any article through the API.
     pub api_editor_group: String,
+    /// The scope a machine-to-machine token needs to read articles.
+    pub api_read_scope: String,
 }
 
 impl std::fmt::Debug for Settings {
@@ -169,6 +172,7 @@ impl std::fmt::Debug for Settings {
             .field("cognito", &self.cognito)
             .field("cognito_hook_secret", &self.cognito_hook_secret)
             .field("api_editor_group", &self.api_editor_group)
+            .field("api_read_scope", &self.api_read_scope)
             .finish()
     }
 }
@@ -390,8 +394,23 @@ impl Settings {
             }
         })?;
 
+        let api_read_scope = src.parse(
+            "API_READ_SCOPE",
+            "gatehouse/articles.read".to_owned(),
+            |v| {
+                if v.chars().count() > 256 {
+                    Err("must be at most 256 characters".into())
+                } else if v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    Err("must be a single scope, without spaces".into())
+                } else {
+                    Ok(v.to_owned())
+                }
+            },
+        )?;
+
         Ok(Settings {
             api_editor_group,
+            api_read_scope,
             environment,
             database,
             bind,
@@ -599,6 +618,7 @@ mod tests {
             ("GATEHOUSE_ENV", "staging"),
             ("LOG_FORMAT", "xml"),
             ("RUST_LOG", "foo=[[["),
+            ("API_READ_SCOPE", "two scopes"),
         ] {
             assert_eq!(err(&[(var, value)]).var, var, "{var}={value}");
         }

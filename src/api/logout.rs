@@ -17,6 +17,7 @@ use crate::startup::AppState;
     responses(
         (status = 204, description = "Signed out"),
         (status = 401, body = ErrorBody, description = "No valid token"),
+        (status = 403, body = ErrorBody, description = "user_required: a machine-to-machine token has no sign-in to end"),
     ),
     security(("bearer" = []))
 )]

@@ -18,6 +18,7 @@ mod fuzz;
 mod health;
 mod helpers;
 mod hooks;
+mod machine_tokens;
 mod migrations;
 #[path = "../support/minting.rs"]
 mod minting;

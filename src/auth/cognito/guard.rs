@@ -1,5 +1,6 @@
-//! The API's door: bearer token → verified claims → local user (created on first use) → checks
-//! that Cognito itself cannot make (revocation, deactivation).
+//! The API's door: bearer token → verified claims → a service (machine-to-machine token, no local
+//! row) or a local user (created on first use) → checks that Cognito itself cannot make
+//! (revocation, deactivation).
 
 use std::future::{Ready, ready};
 use std::sync::Arc;
@@ -24,11 +25,62 @@ use crate::models::User;
 use crate::schema::{cognito_signouts, revoked_tokens, users};
 use crate::startup::AppState;
 
+/// Who presented a valid token: a person (a local user) or a service (a machine-to-machine
+/// token, which never has a local user). Handlers that need a person take [`CognitoUser`], whose
+/// extraction refuses a service with 403 `user_required`; handlers open to services take this.
+#[derive(Clone)]
+pub enum Caller {
+    Person(CognitoUser),
+    Service(ServiceClient),
+}
+
+impl Caller {
+    /// People may read; a service only with `scope` in its token (403 `insufficient_scope`).
+    pub fn require_read_scope(&self, scope: &str) -> Result<(), ApiError> {
+        match self {
+            Caller::Person(_) => Ok(()),
+            Caller::Service(service) => service.require_scope(scope),
+        }
+    }
+}
+
 /// The authenticated app user: the local row and the verified token claims.
 #[derive(Clone)]
 pub struct CognitoUser {
     pub user: User,
     pub claims: Arc<Claims>,
+}
+
+/// An app client authenticated by a `client_credentials` access token: only its id and scopes.
+#[derive(Clone, Debug)]
+pub struct ServiceClient {
+    pub client_id: String,
+    pub scopes: Vec<String>,
+}
+
+impl ServiceClient {
+    fn from_claims(claims: &Claims) -> Self {
+        ServiceClient {
+            client_id: claims.sub.clone(),
+            scopes: claims
+                .scope
+                .as_deref()
+                .unwrap_or_default()
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        }
+    }
+
+    /// 403 `insufficient_scope` unless the token granted `scope`.
+    pub fn require_scope(&self, scope: &str) -> Result<(), ApiError> {
+        if self.scopes.iter().any(|s| s == scope) {
+            Ok(())
+        } else {
+            Err(AuthError::InsufficientScope(scope.to_owned()).into())
+        }
+    }
 }
 
 impl CognitoUser {
@@ -51,21 +103,46 @@ impl CognitoUser {
     }
 }
 
-/// Handlers take `CognitoUser`; inside the guarded scope the middleware has already done the work,
-/// anywhere else the extractor authenticates by itself, so using it can never open a route.
-impl FromRequest for CognitoUser {
+type Extracted<T> =
+    Either<Ready<Result<T, ApiError>>, LocalBoxFuture<'static, Result<T, ApiError>>>;
+
+/// Inside the guarded scope the middleware has already done the work; anywhere else the extractor
+/// authenticates by itself, so using it can never open a route.
+impl FromRequest for Caller {
     type Error = ApiError;
-    type Future =
-        Either<Ready<Result<Self, ApiError>>, LocalBoxFuture<'static, Result<Self, ApiError>>>;
+    type Future = Extracted<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        if let Some(user) = req.extensions().get::<CognitoUser>().cloned() {
-            return Either::Left(ready(Ok(user)));
+        if let Some(caller) = req.extensions().get::<Caller>().cloned() {
+            return Either::Left(ready(Ok(caller)));
         }
         let req = req.clone();
         Either::Right(Box::pin(async move {
             authenticate(&req).await.map_err(refused)
         }))
+    }
+}
+
+/// A person only: a service token is refused with 403 `user_required`.
+impl FromRequest for CognitoUser {
+    type Error = ApiError;
+    type Future = Extracted<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        fn person(caller: Caller) -> Result<CognitoUser, ApiError> {
+            match caller {
+                Caller::Person(user) => Ok(user),
+                Caller::Service(_) => Err(refused(AuthError::UserRequired)),
+            }
+        }
+        match Caller::from_request(req, payload) {
+            Either::Left(ready_caller) => {
+                Either::Left(ready(ready_caller.into_inner().and_then(person)))
+            }
+            Either::Right(future) => {
+                Either::Right(Box::pin(async move { future.await.and_then(person) }))
+            }
+        }
     }
 }
 
@@ -75,8 +152,8 @@ pub async fn require_cognito_user(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     match authenticate(req.request()).await {
-        Ok(user) => {
-            req.extensions_mut().insert(user);
+        Ok(caller) => {
+            req.extensions_mut().insert(caller);
             Ok(next.call(req).await?.map_into_left_body())
         }
         // Answered here rather than raised, so the outer middleware sees a response it can tag.
@@ -122,7 +199,7 @@ pub fn bearer_token(req: &HttpRequest) -> Result<&str, AuthError> {
     Ok(token)
 }
 
-pub async fn authenticate(req: &HttpRequest) -> Result<CognitoUser, AuthError> {
+pub async fn authenticate(req: &HttpRequest) -> Result<Caller, AuthError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or(AuthError::CognitoNotConfigured)?;
@@ -130,12 +207,16 @@ pub async fn authenticate(req: &HttpRequest) -> Result<CognitoUser, AuthError> {
         return Err(AuthError::CognitoNotConfigured);
     };
     let claims = verifier.verify(bearer_token(req)?).await?;
+    if claims.is_machine_token() {
+        // No person behind it: nothing to provision, revoke or deactivate.
+        return Ok(Caller::Service(ServiceClient::from_claims(&claims)));
+    }
     let mut conn = db::connection(&state.pool).await?;
     let user = local_user(&mut conn, &claims, verifier.settings()).await?;
-    Ok(CognitoUser {
+    Ok(Caller::Person(CognitoUser {
         user,
         claims: Arc::new(claims),
-    })
+    }))
 }
 
 /// True when the token must be refused although valid: its sign-in was logged out (revoked

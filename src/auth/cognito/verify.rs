@@ -58,6 +58,15 @@ impl Claims {
         self.token_use == "id"
     }
 
+    /// A machine-to-machine (`client_credentials`) access token: Cognito makes the app client its
+    /// subject and names no user. Such a caller is a service, never a local user.
+    pub fn is_machine_token(&self) -> bool {
+        self.token_use == "access"
+            && self.username.is_none()
+            && self.cognito_username.is_none()
+            && self.client_id.as_deref() == Some(self.sub.as_str())
+    }
+
     /// The Cognito user name, whichever token carries it.
     pub fn cognito_username(&self) -> Option<&str> {
         self.username
