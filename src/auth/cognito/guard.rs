@@ -331,6 +331,27 @@ mod tests {
         }
     }
 
+    #[actix_web::test]
+    async fn a_service_is_never_a_cognito_user() {
+        let req = actix_web::test::TestRequest::default().to_http_request();
+        req.extensions_mut()
+            .insert(Caller::Service(ServiceClient::from_claims(
+                &serde_json::from_value(serde_json::json!({
+                    "sub": "client", "iss": "i", "exp": 1, "token_use": "access",
+                    "client_id": "client", "scope": "a/read  b/write",
+                }))
+                .unwrap(),
+            )));
+        let err = CognitoUser::extract(&req).await.err().unwrap();
+        assert_eq!((err.status.as_u16(), err.code), (403, "user_required"));
+        let caller = Caller::extract(&req).await.ok().unwrap();
+        assert!(caller.require_read_scope("a/read").is_ok());
+        let err = caller.require_read_scope("a").unwrap_err();
+        assert_eq!((err.status.as_u16(), err.code), (403, "insufficient_scope"));
+        let person = Caller::Person(self::caller(None, None));
+        assert!(person.require_read_scope("a/read").is_ok());
+    }
+
     #[test]
     fn group_guard() {
         let editor = caller(Some(vec!["editors"]), None);

@@ -344,6 +344,25 @@ mod tests {
     }
 
     #[test]
+    fn only_a_token_whose_subject_is_its_client_is_a_machine_token() {
+        let claims = |extra: serde_json::Value| -> Claims {
+            let mut c = serde_json::json!({
+                "sub": "client", "iss": "i", "exp": 1, "token_use": "access", "client_id": "client",
+            });
+            c.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            serde_json::from_value(c).unwrap()
+        };
+        assert!(claims(serde_json::json!({})).is_machine_token());
+        assert!(!claims(serde_json::json!({"username": "u"})).is_machine_token());
+        assert!(!claims(serde_json::json!({"sub": "user-sub"})).is_machine_token());
+        assert!(
+            !claims(serde_json::json!({"token_use": "id", "aud": "client"})).is_machine_token()
+        );
+    }
+
+    #[test]
     fn header_checks() {
         assert_eq!(
             check_header(&token_with_header(r#"{"kid":"k+/=","alg":"RS256"}"#)).unwrap(),
