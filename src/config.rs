@@ -47,8 +47,10 @@ pub const VARIABLES: &[&str] = &[
     "COGNITO_LEEWAY_SECONDS",
     "COGNITO_JWKS_REFRESH_SECONDS",
     "COGNITO_JWKS_MIN_REFETCH_SECONDS",
+    "COGNITO_REFRESH_TOKEN_DAYS",
     "COGNITO_HOOK_SECRET",
     "API_EDITOR_GROUP",
+    "API_READ_SCOPE",
 ];
 
 /// A configuration value that cannot be used. `Display` is the one line printed at start-up.
@@ -126,6 +128,9 @@ pub struct CognitoSettings {
     pub leeway: Duration,
     pub jwks_refresh: Duration,
     pub jwks_min_refetch: Duration,
+    /// The pool's refresh-token lifetime: how long one sign-in can keep minting tokens, so how
+    /// long its revocation must last.
+    pub refresh_token_days: u64,
 }
 
 #[derive(Clone)]
@@ -150,6 +155,8 @@ pub struct Settings {
     pub cognito_hook_secret: Option<SecretString>,
     /// Members of this Cognito group may change and delete any article through the API.
     pub api_editor_group: String,
+    /// The scope a machine-to-machine token needs to read articles.
+    pub api_read_scope: String,
 }
 
 impl std::fmt::Debug for Settings {
@@ -170,6 +177,7 @@ impl std::fmt::Debug for Settings {
             .field("cognito", &self.cognito)
             .field("cognito_hook_secret", &self.cognito_hook_secret)
             .field("api_editor_group", &self.api_editor_group)
+            .field("api_read_scope", &self.api_read_scope)
             .finish()
     }
 }
@@ -411,8 +419,23 @@ impl Settings {
             }
         })?;
 
+        let api_read_scope = src.parse(
+            "API_READ_SCOPE",
+            "gatehouse/articles.read".to_owned(),
+            |v| {
+                if v.chars().count() > 256 {
+                    Err("must be at most 256 characters".into())
+                } else if v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    Err("must be a single scope, without spaces".into())
+                } else {
+                    Ok(v.to_owned())
+                }
+            },
+        )?;
+
         Ok(Settings {
             api_editor_group,
+            api_read_scope,
             environment,
             database,
             bind,
@@ -555,6 +578,7 @@ impl Settings {
             jwks_refresh: src.seconds("COGNITO_JWKS_REFRESH_SECONDS", 3600, 10, 7 * 86_400)?,
             // 0 would let a flood of random key ids fetch the JWKS back to back.
             jwks_min_refetch: src.seconds("COGNITO_JWKS_MIN_REFETCH_SECONDS", 10, 1, 3600)?,
+            refresh_token_days: src.int("COGNITO_REFRESH_TOKEN_DAYS", 30, 1, 3650)?,
         }))
     }
 
@@ -637,6 +661,7 @@ mod tests {
             ("GATEHOUSE_ENV", "staging"),
             ("LOG_FORMAT", "xml"),
             ("RUST_LOG", "foo=[[["),
+            ("API_READ_SCOPE", "two scopes"),
         ] {
             assert_eq!(err(&[(var, value)]).var, var, "{var}={value}");
         }
@@ -706,6 +731,12 @@ mod tests {
             err(&v).var
         };
         assert_eq!(with(("COGNITO_TOKEN_USE", "refresh")), "COGNITO_TOKEN_USE");
+        for days in ["0", "3651", "-1", "thirty"] {
+            assert_eq!(
+                with(("COGNITO_REFRESH_TOKEN_DAYS", days)),
+                "COGNITO_REFRESH_TOKEN_DAYS"
+            );
+        }
         assert_eq!(with(("COGNITO_REGION", "us-east-1")), "COGNITO_REGION");
         assert_eq!(
             with(("COGNITO_JWKS_URL", "ftp://x/jwks")),

@@ -34,6 +34,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    cognito_signouts (issuer, sub) {
+        issuer -> Text,
+        #[max_length = 128]
+        sub -> Varchar,
+        signed_out_at -> Timestamptz,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     failed_logins (id) {
         id -> Uuid,
         #[max_length = 254]
@@ -89,10 +100,12 @@ diesel::table! {
         id -> Uuid,
         #[max_length = 255]
         jti -> Varchar,
-        user_id -> Uuid,
         expires_at -> Timestamptz,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        issuer -> Text,
+        #[max_length = 128]
+        sub -> Varchar,
     }
 }
 
@@ -140,10 +153,10 @@ diesel::table! {
         is_staff -> Bool,
         is_superuser -> Bool,
         last_login -> Nullable<Timestamptz>,
-        tokens_valid_after -> Nullable<Timestamptz>,
         session_epoch -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        cognito_issuer -> Nullable<Text>,
     }
 }
 
@@ -151,7 +164,6 @@ diesel::joinable!(admin_log -> users (user_id));
 diesel::joinable!(articles -> users (author_id));
 diesel::joinable!(group_permissions -> groups (group_id));
 diesel::joinable!(group_permissions -> permissions (permission_id));
-diesel::joinable!(revoked_tokens -> users (user_id));
 diesel::joinable!(staff_sessions -> users (user_id));
 diesel::joinable!(user_groups -> groups (group_id));
 diesel::joinable!(user_groups -> users (user_id));
@@ -161,6 +173,7 @@ diesel::joinable!(user_permissions -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     admin_log,
     articles,
+    cognito_signouts,
     failed_logins,
     group_permissions,
     groups,

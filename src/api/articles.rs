@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::input::{FieldErrors, Fields, JsonObject};
 use super::{ErrorBody, parse_id};
-use crate::auth::cognito::CognitoUser;
+use crate::auth::cognito::{Caller, CognitoUser};
 use crate::db;
 use crate::error::ApiError;
 use crate::models::{Article, NewArticle, new_id};
@@ -287,16 +287,18 @@ fn page_url(params: &ListParams, page: i64) -> String {
     responses(
         (status = 200, body = ArticlePage),
         (status = 401, body = ErrorBody, description = "No valid token"),
+        (status = 403, body = ErrorBody, description = "insufficient_scope: a machine-to-machine token without API_READ_SCOPE"),
         (status = 422, body = ErrorBody, description = "validation_error: a bad page, per_page, ordering or search"),
     ),
     security(("bearer" = []))
 )]
 #[get("/articles")]
 pub async fn list(
-    _caller: CognitoUser,
+    caller: Caller,
     state: web::Data<AppState>,
     query: web::Query<HashMap<String, String>>,
 ) -> Result<web::Json<ArticlePage>, ApiError> {
+    caller.require_read_scope(&state.settings.api_read_scope)?;
     let params = list_params(&query)?;
     let mut conn = db::connection(&state.pool).await?;
     let filtered = || {
@@ -343,6 +345,7 @@ pub async fn list(
         (status = 201, body = ArticleOut, description = "Created; `Location` and `ETag` headers set"),
         (status = 400, body = ErrorBody, description = "malformed_json"),
         (status = 413, body = ErrorBody, description = "payload_too_large"),
+        (status = 403, body = ErrorBody, description = "user_required: a machine-to-machine token cannot write"),
         (status = 415, body = ErrorBody, description = "unsupported_media_type"),
         (status = 422, body = ErrorBody, description = "validation_error"),
     ),
@@ -390,16 +393,18 @@ pub async fn create(
     params(("id" = Uuid, Path, description = "Article id")),
     responses(
         (status = 200, body = ArticleOut, description = "With an `ETag` header"),
+        (status = 403, body = ErrorBody, description = "insufficient_scope: a machine-to-machine token without API_READ_SCOPE"),
         (status = 404, body = ErrorBody, description = "not_found (also for an id that is not a UUID)"),
     ),
     security(("bearer" = []))
 )]
 #[get("/articles/{id}")]
 pub async fn read(
-    _caller: CognitoUser,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_read_scope(&state.settings.api_read_scope)?;
     let id = parse_id(&id).ok_or_else(article_not_found)?;
     let mut conn = db::connection(&state.pool).await?;
     let (article, author) = load(&mut conn, id).await?;
@@ -415,7 +420,7 @@ pub async fn read(
     request_body = ArticlePatch,
     responses(
         (status = 200, body = ArticleOut),
-        (status = 403, body = ErrorBody, description = "permission_denied: not the author nor an editor"),
+        (status = 403, body = ErrorBody, description = "permission_denied: not the author nor an editor; user_required: a machine-to-machine token"),
         (status = 404, body = ErrorBody, description = "not_found"),
         (status = 412, body = ErrorBody, description = "precondition_failed: If-Match is stale"),
         (status = 422, body = ErrorBody, description = "validation_error"),
@@ -474,7 +479,7 @@ pub async fn update(
     params(("id" = Uuid, Path, description = "Article id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 403, body = ErrorBody, description = "permission_denied"),
+        (status = 403, body = ErrorBody, description = "permission_denied, or user_required for a machine-to-machine token"),
         (status = 404, body = ErrorBody, description = "not_found"),
         (status = 412, body = ErrorBody, description = "precondition_failed"),
     ),

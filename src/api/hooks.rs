@@ -194,6 +194,9 @@ pub async fn post_confirmation(
         .map(|v| v.eq_ignore_ascii_case("true"));
     let identity = Identity {
         sub,
+        // The event names the pool, not the issuer format its tokens carry: left unknown, so
+        // sign-outs of this user apply under every accepted issuer.
+        issuer: None,
         username: Some(event.user_name.as_str()),
         profile: Profile::new(
             attributes.get("email").map(String::as_str),

@@ -2,19 +2,22 @@ use actix_web::{HttpResponse, post, web};
 use chrono::{DateTime, Duration, Utc};
 
 use super::ErrorBody;
-use crate::auth::cognito::{AuthError, CognitoUser};
+use crate::auth::cognito::{AuthError, Claims, CognitoUser};
 use crate::db;
 use crate::error::ApiError;
 use crate::models::{NewRevokedToken, new_id};
 use crate::startup::AppState;
 
 /// Sign out: refuses, from now on, the caller's token and every token refreshed from the same
-/// sign-in (`origin_jti`). Kept until the token would have expired anyway.
+/// sign-in (`origin_jti`). Kept as long as that sign-in can mint tokens: its refresh token lives
+/// `COGNITO_REFRESH_TOKEN_DAYS` from `auth_time`, and the last token it mints lives at most a day
+/// more (Cognito's longest access/id token validity); never less than this token's own `exp`.
 #[utoipa::path(
     tag = "me",
     responses(
         (status = 204, description = "Signed out"),
         (status = 401, body = ErrorBody, description = "No valid token"),
+        (status = 403, body = ErrorBody, description = "user_required: a machine-to-machine token has no sign-in to end"),
     ),
     security(("bearer" = []))
 )]
@@ -31,17 +34,76 @@ pub async fn logout(
         )
         .into());
     };
-    let expires_at = DateTime::<Utc>::from_timestamp(caller.claims.exp, 0)
-        .unwrap_or_else(|| Utc::now() + Duration::days(1));
+    let refresh_days = state
+        .settings
+        .cognito
+        .as_ref()
+        .map_or(30, |c| c.refresh_token_days);
+    let expires_at = revocation_ends(&caller.claims, refresh_days, Utc::now());
     let mut conn = db::connection(&state.pool).await?;
     NewRevokedToken {
         id: new_id(),
+        issuer: &caller.claims.iss,
         jti: session_id,
-        user_id: caller.user.id,
+        sub: &caller.claims.sub,
         expires_at,
     }
     .insert(&mut conn)
     .await?;
     tracing::info!(user = %caller.user, "API session revoked");
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// When no token of this sign-in can be valid any more. Without `auth_time` the sign-in is
+/// dated by `iat`, else by now; both are no earlier than the real sign-in, so the revocation
+/// only lasts longer.
+fn revocation_ends(claims: &Claims, refresh_days: u64, now: DateTime<Utc>) -> DateTime<Utc> {
+    let at = |t: i64| DateTime::<Utc>::from_timestamp(t, 0);
+    let signed_in = claims
+        .auth_time
+        .or(claims.iat)
+        .and_then(at)
+        .filter(|t| *t <= now)
+        .unwrap_or(now);
+    let days = i64::try_from(refresh_days)
+        .unwrap_or(3650)
+        .saturating_add(1);
+    let last_token_expires = signed_in + Duration::days(days);
+    match at(claims.exp) {
+        Some(exp) if exp > last_token_expires => exp,
+        _ => last_token_expires,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(auth_time: Option<i64>, iat: Option<i64>, exp: i64) -> Claims {
+        serde_json::from_value(serde_json::json!({
+            "sub": "s", "iss": "i", "exp": exp, "token_use": "access",
+            "auth_time": auth_time, "iat": iat,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_revocation_lasts_as_long_as_the_sign_in_can_mint_tokens() {
+        let now = DateTime::<Utc>::from_timestamp(1_800_000_000, 0).unwrap();
+        let t = now.timestamp();
+        let day = 86_400;
+        // From auth_time: refresh lifetime plus a day of token validity.
+        let ends = revocation_ends(&claims(Some(t - day), Some(t), t + 60), 30, now);
+        assert_eq!(ends.timestamp(), t - day + 31 * day);
+        // Never shorter than the token itself.
+        let ends = revocation_ends(&claims(Some(t), Some(t), t + 90 * day), 30, now);
+        assert_eq!(ends.timestamp(), t + 90 * day);
+        // Without auth_time: iat, else now; a future auth_time counts as now.
+        let ends = revocation_ends(&claims(None, Some(t - day), t + 60), 1, now);
+        assert_eq!(ends.timestamp(), t - day + 2 * day);
+        let ends = revocation_ends(&claims(None, None, t + 60), 1, now);
+        assert_eq!(ends.timestamp(), t + 2 * day);
+        let ends = revocation_ends(&claims(Some(t + 10 * day), None, t + 60), 1, now);
+        assert_eq!(ends.timestamp(), t + 2 * day);
+    }
 }

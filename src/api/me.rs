@@ -68,7 +68,7 @@ pub struct MePatch {
     responses(
         (status = 200, body = Me),
         (status = 401, body = ErrorBody, description = "No valid token (see the error codes)"),
-        (status = 403, body = ErrorBody, description = "user_inactive or user_not_provisioned"),
+        (status = 403, body = ErrorBody, description = "user_inactive, user_not_provisioned, or user_required (a machine-to-machine token)"),
         (status = 503, body = ErrorBody, description = "jwks_unavailable, cognito_not_configured or database_unavailable"),
     ),
     security(("bearer" = []))
@@ -98,6 +98,7 @@ const READ_ONLY: &[&str] = &[
     responses(
         (status = 200, body = Me),
         (status = 400, body = ErrorBody, description = "malformed_json"),
+        (status = 403, body = ErrorBody, description = "user_required: a machine-to-machine token has no account"),
         (status = 422, body = ErrorBody, description = "validation_error"),
     ),
     security(("bearer" = []))

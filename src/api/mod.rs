@@ -187,7 +187,8 @@ fn document_common_errors(doc: &mut utoipa::openapi::OpenApi) {
                 add(
                     op,
                     "403",
-                    "user_inactive, user_not_provisioned, insufficient_scope or forbidden_group",
+                    "user_inactive, user_not_provisioned, user_required, insufficient_scope or \
+                     forbidden_group",
                 );
             }
             if body {

@@ -417,7 +417,6 @@ fn csv(text: &str) {
         is_staff: false,
         is_superuser: false,
         last_login: None,
-        tokens_valid_after: None,
         session_epoch: 0,
         created_at: at,
         updated_at: at,

@@ -86,6 +86,7 @@ impl Fixture {
             leeway: Duration::from_secs(LEEWAY_SECONDS as u64),
             jwks_refresh: Duration::from_secs(3600),
             jwks_min_refetch: Duration::from_secs(365 * 24 * 3600),
+            refresh_token_days: 30,
         };
         let cache = Arc::new(
             JwksCache::new(settings.jwks_url.clone(), settings.jwks_min_refetch)

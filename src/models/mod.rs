@@ -5,6 +5,7 @@
 
 pub mod admin_log;
 pub mod article;
+pub mod cognito_signout;
 pub mod failed_login;
 pub mod group;
 pub mod hook_signature;
@@ -14,6 +15,7 @@ pub mod user;
 
 pub use admin_log::{AdminLogEntry, NewAdminLogEntry};
 pub use article::{Article, NewArticle};
+pub use cognito_signout::CognitoSignout;
 pub use failed_login::{FailedLogin, NewFailedLogin};
 pub use group::{Group, GroupPermission, NewGroup, UserGroup};
 pub use permission::{Permission, UserPermission};
@@ -65,7 +67,6 @@ mod tests {
             is_staff: true,
             is_superuser: false,
             last_login: None,
-            tokens_valid_after: None,
             session_epoch: 0,
             created_at: Utc::now(),
             updated_at: Utc::now(),

@@ -21,7 +21,6 @@ pub struct User {
     pub is_staff: bool,
     pub is_superuser: bool,
     pub last_login: Option<DateTime<Utc>>,
-    pub tokens_valid_after: Option<DateTime<Utc>>,
     pub session_epoch: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

@@ -466,10 +466,7 @@ async fn bulk_actions_confirm_then_log_one_row_per_user() {
         .db
         .client()
         .await
-        .query_one(
-            "SELECT tokens_valid_after IS NOT NULL FROM users WHERE id = $1",
-            &[&b],
-        )
+        .query_one("SELECT session_epoch > 0 FROM users WHERE id = $1", &[&b])
         .await
         .unwrap()
         .get(0);

@@ -32,6 +32,7 @@ fn readme_documents_every_api_error_code() {
         "token_revoked",
         "user_inactive",
         "user_not_provisioned",
+        "user_required",
         "insufficient_scope",
         "forbidden_group",
         "jwks_unavailable",

@@ -19,11 +19,13 @@ mod fuzz;
 mod health;
 mod helpers;
 mod hooks;
+mod machine_tokens;
 mod migrations;
 #[path = "../support/minting.rs"]
 mod minting;
 mod openapi;
 mod pages;
+mod revocation;
 mod schema;
 mod seed;
 mod staff_login;

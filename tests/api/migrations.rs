@@ -2,9 +2,10 @@ use gatehouse::db;
 
 use crate::helpers::TestDb;
 
-const TABLES: [&str; 12] = [
+const TABLES: [&str; 13] = [
     "admin_log",
     "articles",
+    "cognito_signouts",
     "failed_logins",
     "group_permissions",
     "groups",

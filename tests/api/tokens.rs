@@ -682,8 +682,9 @@ async fn sign_out_everywhere_refuses_tokens_from_earlier_sign_ins() {
         .client()
         .await
         .execute(
-            "UPDATE users SET tokens_valid_after = now() - interval '60 seconds' WHERE cognito_sub = $1",
-            &[&sub],
+            "INSERT INTO cognito_signouts (issuer, sub, signed_out_at) \
+             VALUES ($1, $2, now() - interval '60 seconds')",
+            &[&ISSUER, &sub],
         )
         .await
         .unwrap();
@@ -889,4 +890,22 @@ async fn logout_refuses_a_token_that_names_no_sign_in() {
 
     assert_eq!((status, code.as_str()), (401, "invalid_claims"));
     assert_eq!(app.me(&token).await.status(), 200, "nothing was revoked");
+}
+
+#[actix_web::test]
+async fn a_cognito_username_with_format_characters_is_replaced_by_the_sub() {
+    let jwks = JwksServer::start(&[access_key()]).await;
+    let app = spawn_api(&jwks, &[]).await;
+    let sub = new_sub();
+
+    // "admin" followed by a right-to-left override: would read differently in the back office.
+    let claims = access_claims(&sub, "jane\u{202e}nimda");
+    let me: Value = app
+        .me(&access_key().sign(&claims))
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(me["username"], json!(sub));
 }

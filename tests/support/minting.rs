@@ -122,6 +122,24 @@ pub fn access_claims(sub: &str, username: &str) -> Value {
     })
 }
 
+/// A machine-to-machine access token's claims (`client_credentials`): the app client is the
+/// subject, no user name, no `origin_jti`, custom scopes.
+pub fn client_credentials_claims(scope: &str) -> Value {
+    let now = now();
+    json!({
+        "sub": CLIENT_ID,
+        "token_use": "access",
+        "scope": scope,
+        "auth_time": now,
+        "iss": ISSUER,
+        "exp": now + 3600,
+        "iat": now,
+        "version": 2,
+        "jti": uuid::Uuid::new_v4().to_string(),
+        "client_id": CLIENT_ID,
+    })
+}
+
 /// An id token's claims.
 pub fn id_claims(sub: &str, username: &str, email: &str) -> Value {
     let now = now();

@@ -189,6 +189,10 @@ async fn change_page_for(
     }
     let locked_out = staff::is_locked_out(conn, user).await?;
     let reachable = within_reach(conn, actor, user).await?;
+    let tokens_valid_after = match &user.cognito_sub {
+        Some(sub) => CognitoSignout::latest_for_sub(conn, sub).await?,
+        None => None,
+    };
     let show = |t: Option<DateTime<Utc>>| t.map(format_time).unwrap_or_else(|| "—".into());
     page(&ChangePage {
         page_title: format!("Change user {}", user.username),
@@ -223,7 +227,7 @@ async fn change_page_for(
         changelist_filters: changelist_filters(filters),
         password: password_summary(user.password_hash.as_deref()),
         cognito_sub: user.cognito_sub.clone().unwrap_or_else(|| "—".into()),
-        tokens_valid_after: show(user.tokens_valid_after),
+        tokens_valid_after: show(tokens_valid_after),
         last_login: show(user.last_login),
         created_at: format_time(user.created_at),
         updated_at: format_time(user.updated_at),

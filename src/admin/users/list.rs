@@ -267,10 +267,14 @@ pub async fn apply_bulk(
                 (Action::Bulk, "Deactivated (bulk action).")
             }
             "signout" => {
+                let before = match &user.cognito_sub {
+                    Some(sub) => CognitoSignout::latest_for_sub(conn, sub).await?,
+                    None => None,
+                };
                 let now = sign_out_everywhere(conn, user.id).await?;
                 changes.diff(
                     "tokens_valid_after",
-                    user.tokens_valid_after.map(format_time),
+                    before.map(format_time),
                     Some(format_time(now)),
                 );
                 (Action::Bulk, "Signed out everywhere (bulk action).")
@@ -291,20 +295,19 @@ pub async fn apply_bulk(
     Ok(done)
 }
 
-/// Ends every session and API token of the user: staff sessions by epoch, Cognito tokens issued
-/// before now by `tokens_valid_after`.
+/// Ends every session and API token of the user: staff sessions by epoch, Cognito tokens from
+/// sign-ins before now by a `cognito_signouts` row (keyed by the Cognito identity, so it survives
+/// the user's deletion).
 pub async fn sign_out_everywhere(
     conn: &mut AsyncPgConnection,
     id: Uuid,
 ) -> QueryResult<DateTime<Utc>> {
     let now = Utc::now();
     diesel::update(users::table.find(id))
-        .set((
-            users::tokens_valid_after.eq(now),
-            users::session_epoch.eq(users::session_epoch + 1),
-        ))
+        .set(users::session_epoch.eq(users::session_epoch + 1))
         .execute(conn)
         .await?;
+    CognitoSignout::sign_out_user(conn, id, now).await?;
     Ok(now)
 }
 

@@ -39,7 +39,7 @@ use crate::auth::csrf::{AdminForm, FormData};
 use crate::auth::password::UserAttributes;
 use crate::auth::staff;
 use crate::db;
-use crate::models::{Group, NewUser, User, new_id};
+use crate::models::{CognitoSignout, Group, NewUser, User, new_id};
 use crate::schema::{articles, groups, permissions, user_groups, user_permissions, users};
 use crate::startup::AppState;
 

@@ -24,6 +24,8 @@ pub enum AuthError {
     TokenRevoked,
     UserInactive,
     UserNotProvisioned,
+    /// A machine-to-machine token on a route that needs a person.
+    UserRequired,
     JwksUnavailable,
     CognitoNotConfigured,
     InsufficientScope(String),
@@ -49,6 +51,7 @@ impl AuthError {
             AuthError::TokenRevoked => "token_revoked",
             AuthError::UserInactive => "user_inactive",
             AuthError::UserNotProvisioned => "user_not_provisioned",
+            AuthError::UserRequired => "user_required",
             AuthError::JwksUnavailable => "jwks_unavailable",
             AuthError::CognitoNotConfigured => "cognito_not_configured",
             AuthError::InsufficientScope(_) => "insufficient_scope",
@@ -85,6 +88,11 @@ impl AuthError {
             AuthError::UserNotProvisioned => {
                 "No local account exists for this user and automatic creation is off.".into()
             }
+            AuthError::UserRequired => {
+                "This needs a signed-in user; a machine-to-machine (client credentials) token \
+                 cannot use it."
+                    .into()
+            }
             AuthError::JwksUnavailable => {
                 "The user pool's signing keys are unavailable; try again shortly.".into()
             }
@@ -106,6 +114,7 @@ impl AuthError {
             AuthError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             AuthError::UserInactive
             | AuthError::UserNotProvisioned
+            | AuthError::UserRequired
             | AuthError::InsufficientScope(_)
             | AuthError::ForbiddenGroup(_) => StatusCode::FORBIDDEN,
             AuthError::JwksUnavailable

@@ -1,5 +1,6 @@
-//! The API's door: bearer token → verified claims → local user (created on first use) → checks
-//! that Cognito itself cannot make (revocation, deactivation).
+//! The API's door: bearer token → verified claims → a service (machine-to-machine token, no local
+//! row) or a local user (created on first use) → checks that Cognito itself cannot make
+//! (revocation, deactivation).
 
 use std::future::{Ready, ready};
 use std::sync::Arc;
@@ -17,17 +18,69 @@ use futures_util::future::{Either, LocalBoxFuture};
 use super::error::AuthError;
 use super::provisioning::{self, Identity, Profile};
 use super::verify::Claims;
+use crate::config::CognitoSettings;
 use crate::db;
 use crate::error::ApiError;
 use crate::models::User;
-use crate::schema::{revoked_tokens, users};
+use crate::schema::{cognito_signouts, revoked_tokens, users};
 use crate::startup::AppState;
+
+/// Who presented a valid token: a person (a local user) or a service (a machine-to-machine
+/// token, which never has a local user). Handlers that need a person take [`CognitoUser`], whose
+/// extraction refuses a service with 403 `user_required`; handlers open to services take this.
+#[derive(Clone)]
+pub enum Caller {
+    Person(CognitoUser),
+    Service(ServiceClient),
+}
+
+impl Caller {
+    /// People may read; a service only with `scope` in its token (403 `insufficient_scope`).
+    pub fn require_read_scope(&self, scope: &str) -> Result<(), ApiError> {
+        match self {
+            Caller::Person(_) => Ok(()),
+            Caller::Service(service) => service.require_scope(scope),
+        }
+    }
+}
 
 /// The authenticated app user: the local row and the verified token claims.
 #[derive(Clone)]
 pub struct CognitoUser {
     pub user: User,
     pub claims: Arc<Claims>,
+}
+
+/// An app client authenticated by a `client_credentials` access token: only its id and scopes.
+#[derive(Clone, Debug)]
+pub struct ServiceClient {
+    pub client_id: String,
+    pub scopes: Vec<String>,
+}
+
+impl ServiceClient {
+    fn from_claims(claims: &Claims) -> Self {
+        ServiceClient {
+            client_id: claims.sub.clone(),
+            scopes: claims
+                .scope
+                .as_deref()
+                .unwrap_or_default()
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        }
+    }
+
+    /// 403 `insufficient_scope` unless the token granted `scope`.
+    pub fn require_scope(&self, scope: &str) -> Result<(), ApiError> {
+        if self.scopes.iter().any(|s| s == scope) {
+            Ok(())
+        } else {
+            Err(AuthError::InsufficientScope(scope.to_owned()).into())
+        }
+    }
 }
 
 impl CognitoUser {
@@ -50,21 +103,46 @@ impl CognitoUser {
     }
 }
 
-/// Handlers take `CognitoUser`; inside the guarded scope the middleware has already done the work,
-/// anywhere else the extractor authenticates by itself, so using it can never open a route.
-impl FromRequest for CognitoUser {
+type Extracted<T> =
+    Either<Ready<Result<T, ApiError>>, LocalBoxFuture<'static, Result<T, ApiError>>>;
+
+/// Inside the guarded scope the middleware has already done the work; anywhere else the extractor
+/// authenticates by itself, so using it can never open a route.
+impl FromRequest for Caller {
     type Error = ApiError;
-    type Future =
-        Either<Ready<Result<Self, ApiError>>, LocalBoxFuture<'static, Result<Self, ApiError>>>;
+    type Future = Extracted<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        if let Some(user) = req.extensions().get::<CognitoUser>().cloned() {
-            return Either::Left(ready(Ok(user)));
+        if let Some(caller) = req.extensions().get::<Caller>().cloned() {
+            return Either::Left(ready(Ok(caller)));
         }
         let req = req.clone();
         Either::Right(Box::pin(async move {
             authenticate(&req).await.map_err(refused)
         }))
+    }
+}
+
+/// A person only: a service token is refused with 403 `user_required`.
+impl FromRequest for CognitoUser {
+    type Error = ApiError;
+    type Future = Extracted<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        fn person(caller: Caller) -> Result<CognitoUser, ApiError> {
+            match caller {
+                Caller::Person(user) => Ok(user),
+                Caller::Service(_) => Err(refused(AuthError::UserRequired)),
+            }
+        }
+        match Caller::from_request(req, payload) {
+            Either::Left(ready_caller) => {
+                Either::Left(ready(ready_caller.into_inner().and_then(person)))
+            }
+            Either::Right(future) => {
+                Either::Right(Box::pin(async move { future.await.and_then(person) }))
+            }
+        }
     }
 }
 
@@ -74,8 +152,8 @@ pub async fn require_cognito_user(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     match authenticate(req.request()).await {
-        Ok(user) => {
-            req.extensions_mut().insert(user);
+        Ok(caller) => {
+            req.extensions_mut().insert(caller);
             Ok(next.call(req).await?.map_into_left_body())
         }
         // Answered here rather than raised, so the outer middleware sees a response it can tag.
@@ -121,7 +199,7 @@ pub fn bearer_token(req: &HttpRequest) -> Result<&str, AuthError> {
     Ok(token)
 }
 
-pub async fn authenticate(req: &HttpRequest) -> Result<CognitoUser, AuthError> {
+pub async fn authenticate(req: &HttpRequest) -> Result<Caller, AuthError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or(AuthError::CognitoNotConfigured)?;
@@ -129,28 +207,66 @@ pub async fn authenticate(req: &HttpRequest) -> Result<CognitoUser, AuthError> {
         return Err(AuthError::CognitoNotConfigured);
     };
     let claims = verifier.verify(bearer_token(req)?).await?;
+    if claims.is_machine_token() {
+        // No person behind it: nothing to provision, revoke or deactivate.
+        return Ok(Caller::Service(ServiceClient::from_claims(&claims)));
+    }
     let mut conn = db::connection(&state.pool).await?;
-    let user = local_user(&mut conn, &claims, verifier.settings().create_users).await?;
-    Ok(CognitoUser {
+    let user = local_user(&mut conn, &claims, verifier.settings()).await?;
+    Ok(Caller::Person(CognitoUser {
         user,
         claims: Arc::new(claims),
-    })
+    }))
+}
+
+/// True when the token must be refused although valid: its sign-in was logged out (revoked
+/// `origin_jti`), or it began before the identity was signed out everywhere or deleted. Keyed by
+/// the Cognito identity, never the local row, so a deleted row forgets nothing. Rows are matched
+/// under every accepted issuer (the formats of one pool, which shares one JWKS) and under `''`
+/// (recorded before the issuer was known).
+macro_rules! revoked {
+    ($session_id:expr, $sub:expr, $issuers:expr, $signed_in:expr) => {
+        diesel::dsl::exists(
+            revoked_tokens::table
+                .filter(revoked_tokens::jti.eq($session_id))
+                .filter(revoked_tokens::issuer.eq_any($issuers.clone())),
+        )
+        .or(diesel::dsl::exists(
+            cognito_signouts::table
+                .filter(cognito_signouts::sub.eq($sub))
+                .filter(cognito_signouts::issuer.eq_any($issuers.clone()))
+                .filter(cognito_signouts::signed_out_at.gt($signed_in)),
+        ))
+    };
 }
 
 /// Finds (or provisions) the user and applies the local checks, in one round trip when the user
-/// exists: the revocation lookup rides along as an `EXISTS`.
+/// exists: the revocation checks ride along in the same statement. A missing user is created
+/// only after the same checks.
 async fn local_user(
     conn: &mut AsyncPgConnection,
     claims: &Claims,
-    create_users: bool,
+    settings: &CognitoSettings,
 ) -> Result<User, AuthError> {
     // Tokens without any jti can never be listed (logout refuses them), so "" matches nothing.
     let session_id = claims.session_id().unwrap_or("");
+    let issuers: Vec<&str> = settings
+        .issuers
+        .iter()
+        .map(String::as_str)
+        .chain([""])
+        .collect();
+    // A token that does not say when its sign-in happened predates every sign-out.
+    let signed_in = claims
+        .auth_time
+        .or(claims.iat)
+        .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0))
+        .unwrap_or(DateTime::UNIX_EPOCH);
     let found: Option<(User, bool)> = users::table
         .filter(users::cognito_sub.eq(&claims.sub))
         .select((
             User::as_select(),
-            diesel::dsl::exists(revoked_tokens::table.filter(revoked_tokens::jti.eq(session_id))),
+            revoked!(session_id, &claims.sub, issuers, signed_in),
         ))
         .first(conn)
         .await
@@ -158,20 +274,18 @@ async fn local_user(
     let user = match found {
         Some((_, true)) => return Err(AuthError::TokenRevoked),
         Some((user, false)) => user,
-        None if create_users => {
+        None if settings.create_users => {
+            let revoked: bool =
+                diesel::select(revoked!(session_id, &claims.sub, issuers, signed_in))
+                    .get_result(conn)
+                    .await?;
+            if revoked {
+                return Err(AuthError::TokenRevoked);
+            }
             provisioning::find_or_create(conn, &Identity::from_claims(claims)).await?
         }
         None => return Err(AuthError::UserNotProvisioned),
     };
-    if let Some(valid_after) = user.tokens_valid_after {
-        let signed_in = claims
-            .auth_time
-            .or(claims.iat)
-            .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0));
-        if signed_in.is_none_or(|t| t < valid_after) {
-            return Err(AuthError::TokenRevoked);
-        }
-    }
     if !user.is_active {
         return Err(AuthError::UserInactive);
     }
@@ -209,13 +323,33 @@ mod tests {
                 is_staff: false,
                 is_superuser: false,
                 last_login: None,
-                tokens_valid_after: None,
                 session_epoch: 0,
                 created_at: now,
                 updated_at: now,
             },
             claims: Arc::new(claims),
         }
+    }
+
+    #[actix_web::test]
+    async fn a_service_is_never_a_cognito_user() {
+        let req = actix_web::test::TestRequest::default().to_http_request();
+        req.extensions_mut()
+            .insert(Caller::Service(ServiceClient::from_claims(
+                &serde_json::from_value(serde_json::json!({
+                    "sub": "client", "iss": "i", "exp": 1, "token_use": "access",
+                    "client_id": "client", "scope": "a/read  b/write",
+                }))
+                .unwrap(),
+            )));
+        let err = CognitoUser::extract(&req).await.err().unwrap();
+        assert_eq!((err.status.as_u16(), err.code), (403, "user_required"));
+        let caller = Caller::extract(&req).await.ok().unwrap();
+        assert!(caller.require_read_scope("a/read").is_ok());
+        let err = caller.require_read_scope("a").unwrap_err();
+        assert_eq!((err.status.as_u16(), err.code), (403, "insufficient_scope"));
+        let person = Caller::Person(self::caller(None, None));
+        assert!(person.require_read_scope("a/read").is_ok());
     }
 
     #[test]

@@ -7,7 +7,7 @@ pub mod provisioning;
 pub mod verify;
 
 pub use error::AuthError;
-pub use guard::{CognitoUser, require_cognito_user};
+pub use guard::{Caller, CognitoUser, ServiceClient, require_cognito_user};
 pub use jwks::JwksCache;
 pub use verify::{Claims, Verifier};
 

@@ -59,6 +59,9 @@ impl Profile {
 
 pub struct Identity<'a> {
     pub sub: &'a str,
+    /// The `iss` of the token, recorded so sign-outs are keyed by issuer and `sub`; `None` when
+    /// unknown (the post-confirmation hook).
+    pub issuer: Option<&'a str>,
     /// The Cognito user name, when known.
     pub username: Option<&'a str>,
     pub profile: Profile,
@@ -68,6 +71,7 @@ impl<'a> Identity<'a> {
     pub fn from_claims(claims: &'a Claims) -> Self {
         Identity {
             sub: &claims.sub,
+            issuer: Some(&claims.iss),
             username: claims.cognito_username(),
             profile: Profile::from_claims(claims),
         }
@@ -84,13 +88,11 @@ pub fn valid_sub(sub: &str) -> bool {
         && !sub.chars().any(char::is_control)
 }
 
-/// A Cognito user name we can store as ours (1–150 characters, not blank, no control characters;
-/// the table refuses a blank username): otherwise the user is named by `sub`.
+/// A Cognito user name we can take as ours: it must pass the staff username rules (1–150 letters,
+/// digits and `@ . + - _`, so no control, bidi or other format characters that could disguise
+/// it in the back office); otherwise the user is named by `sub`.
 fn usable_username(name: &str) -> bool {
-    let len = name.chars().count();
-    (1..=accounts::MAX_USERNAME_LEN).contains(&len)
-        && !name.trim().is_empty()
-        && !name.chars().any(char::is_control)
+    accounts::validate_username(name).is_ok()
 }
 
 /// The user for `identity.sub`, created if missing. Race-free: concurrent callers all insert with
@@ -124,7 +126,7 @@ pub async fn find_or_create(
             is_superuser: false,
         };
         let inserted = diesel::insert_into(users::table)
-            .values(&new)
+            .values((&new, users::cognito_issuer.eq(identity.issuer)))
             .on_conflict_do_nothing()
             .returning(User::as_returning())
             .get_result(conn)
@@ -193,6 +195,10 @@ mod tests {
         assert!(!usable_username("nul\0name"));
         assert!(!usable_username("bad\nname"));
         assert!(!usable_username(&"x".repeat(151)));
+        // Bidi overrides and other format characters would disguise the name.
+        assert!(!usable_username("admin\u{202e}nimda"));
+        assert!(!usable_username("jane\u{200b}doe"));
+        assert!(!usable_username("jane doe"));
     }
 
     #[test]

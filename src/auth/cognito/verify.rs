@@ -58,6 +58,15 @@ impl Claims {
         self.token_use == "id"
     }
 
+    /// A machine-to-machine (`client_credentials`) access token: Cognito makes the app client its
+    /// subject and names no user. Such a caller is a service, never a local user.
+    pub fn is_machine_token(&self) -> bool {
+        self.token_use == "access"
+            && self.username.is_none()
+            && self.cognito_username.is_none()
+            && self.client_id.as_deref() == Some(self.sub.as_str())
+    }
+
     /// The Cognito user name, whichever token carries it.
     pub fn cognito_username(&self) -> Option<&str> {
         self.username
@@ -332,6 +341,25 @@ mod tests {
 
     fn code(r: Result<String, AuthError>) -> &'static str {
         r.unwrap_err().code()
+    }
+
+    #[test]
+    fn only_a_token_whose_subject_is_its_client_is_a_machine_token() {
+        let claims = |extra: serde_json::Value| -> Claims {
+            let mut c = serde_json::json!({
+                "sub": "client", "iss": "i", "exp": 1, "token_use": "access", "client_id": "client",
+            });
+            c.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            serde_json::from_value(c).unwrap()
+        };
+        assert!(claims(serde_json::json!({})).is_machine_token());
+        assert!(!claims(serde_json::json!({"username": "u"})).is_machine_token());
+        assert!(!claims(serde_json::json!({"sub": "user-sub"})).is_machine_token());
+        assert!(
+            !claims(serde_json::json!({"token_use": "id", "aud": "client"})).is_machine_token()
+        );
     }
 
     #[test]
