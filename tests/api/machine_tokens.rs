@@ -152,3 +152,41 @@ async fn a_person_needs_no_read_scope_and_a_user_token_without_username_is_still
     nameless.as_object_mut().unwrap().remove("username");
     assert_eq!(app.me(&access_key().sign(&nameless)).await.status(), 200);
 }
+
+/// Every operation the API documents, with a machine token that holds no scope of ours: all
+/// refused, so a route added later that forgets to ask for a person (or a scope) fails here.
+#[actix_web::test]
+async fn every_documented_operation_refuses_a_machine_token_without_scopes() {
+    let jwks = JwksServer::start(&[access_key()]).await;
+    let app = spawn_api(&jwks, &[]).await;
+    let id = article_by_a_person(&app).await;
+    let before = users(&app).await;
+    let service = access_key().sign(&client_credentials_claims("other-api/things.read"));
+    let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
+
+    let mut tried = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            // Only token-guarded operations (the hook is signed, not token-guarded).
+            if !op["security"].is_array() {
+                continue;
+            }
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let path = path.replace("{id}", &id);
+            let body = op["requestBody"]
+                .is_object()
+                .then(|| json!({"name": "Bot", "first_name": "Bot"}));
+            let response = app
+                .call(method.clone(), &path, &service, body.as_ref())
+                .await;
+            let (status, code, _) = refusal(response).await;
+            assert!(
+                status == 403 && ["user_required", "insufficient_scope"].contains(&code.as_str()),
+                "{method} {path}: {status} {code}"
+            );
+            tried += 1;
+        }
+    }
+    assert!(tried >= 8, "every guarded operation was tried ({tried})");
+    assert_eq!(users(&app).await, before, "no users row for a service");
+}
