@@ -1,3 +1,4 @@
+DROP INDEX revoked_tokens_jti_idx;
 ALTER TABLE revoked_tokens ADD COLUMN user_id uuid REFERENCES users (id) ON DELETE CASCADE;
 UPDATE revoked_tokens r SET user_id = u.id FROM users u WHERE u.cognito_sub = r.sub;
 DELETE FROM revoked_tokens WHERE user_id IS NULL;

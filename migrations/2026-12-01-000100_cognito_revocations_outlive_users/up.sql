@@ -59,3 +59,8 @@ ALTER TABLE revoked_tokens
     ALTER COLUMN sub SET NOT NULL,
     DROP CONSTRAINT revoked_tokens_jti_key,
     ADD CONSTRAINT revoked_tokens_issuer_jti_key UNIQUE (issuer, jti);
+
+-- The guard looks revocations up by sign-in and sign-outs by `sub` alone (see auth/cognito/guard.rs):
+-- both on every API request, so both indexed.
+CREATE INDEX revoked_tokens_jti_idx ON revoked_tokens (jti);
+CREATE INDEX cognito_signouts_sub_idx ON cognito_signouts (sub);

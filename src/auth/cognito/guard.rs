@@ -221,22 +221,22 @@ pub async fn authenticate(req: &HttpRequest) -> Result<Caller, AuthError> {
 
 /// True when the token must be refused although valid: its sign-in was logged out (revoked
 /// `origin_jti`), or it began before the identity was signed out everywhere or deleted. Keyed by
-/// the Cognito identity, never the local row, so a deleted row forgets nothing. Rows are matched
-/// under every accepted issuer (the formats of one pool, which shares one JWKS) and under `''`
-/// (recorded before the issuer was known).
+/// the Cognito identity, never the local row, so a deleted row forgets nothing.
+///
+/// Rows are stored by issuer but looked up by `origin_jti` / `sub` alone: every accepted issuer
+/// names the same pool (its two issuer formats), and rows recorded before issuers were kept have
+/// `''`, so an issuer filter could only ever match them all. `sub` and `origin_jti` are UUIDs, so
+/// no other pool's identity can share them either. Without an `= ANY(issuers)` bind the statement
+/// has a static shape that Diesel prepares once, which keeps this check off the hot path's bill.
 macro_rules! revoked {
-    ($session_id:expr, $sub:expr, $issuers:expr, $signed_in:expr) => {
-        diesel::dsl::exists(
-            revoked_tokens::table
-                .filter(revoked_tokens::jti.eq($session_id))
-                .filter(revoked_tokens::issuer.eq_any($issuers.clone())),
+    ($session_id:expr, $sub:expr, $signed_in:expr) => {
+        diesel::dsl::exists(revoked_tokens::table.filter(revoked_tokens::jti.eq($session_id))).or(
+            diesel::dsl::exists(
+                cognito_signouts::table
+                    .filter(cognito_signouts::sub.eq($sub))
+                    .filter(cognito_signouts::signed_out_at.gt($signed_in)),
+            ),
         )
-        .or(diesel::dsl::exists(
-            cognito_signouts::table
-                .filter(cognito_signouts::sub.eq($sub))
-                .filter(cognito_signouts::issuer.eq_any($issuers.clone()))
-                .filter(cognito_signouts::signed_out_at.gt($signed_in)),
-        ))
     };
 }
 
@@ -250,12 +250,6 @@ async fn local_user(
 ) -> Result<User, AuthError> {
     // Tokens without any jti can never be listed (logout refuses them), so "" matches nothing.
     let session_id = claims.session_id().unwrap_or("");
-    let issuers: Vec<&str> = settings
-        .issuers
-        .iter()
-        .map(String::as_str)
-        .chain([""])
-        .collect();
     // A token that does not say when its sign-in happened predates every sign-out.
     let signed_in = claims
         .auth_time
@@ -266,7 +260,7 @@ async fn local_user(
         .filter(users::cognito_sub.eq(&claims.sub))
         .select((
             User::as_select(),
-            revoked!(session_id, &claims.sub, issuers, signed_in),
+            revoked!(session_id, &claims.sub, signed_in),
         ))
         .first(conn)
         .await
@@ -275,10 +269,9 @@ async fn local_user(
         Some((_, true)) => return Err(AuthError::TokenRevoked),
         Some((user, false)) => user,
         None if settings.create_users => {
-            let revoked: bool =
-                diesel::select(revoked!(session_id, &claims.sub, issuers, signed_in))
-                    .get_result(conn)
-                    .await?;
+            let revoked: bool = diesel::select(revoked!(session_id, &claims.sub, signed_in))
+                .get_result(conn)
+                .await?;
             if revoked {
                 return Err(AuthError::TokenRevoked);
             }
