@@ -98,34 +98,7 @@ pub struct Staff {
 
 /// Every permission codename granted to `user`, directly or through a group.
 pub async fn load_perms(conn: &mut AsyncPgConnection, user: &User) -> QueryResult<Perms> {
-    if user.is_superuser {
-        return Ok(Perms {
-            superuser: true,
-            codenames: HashSet::new(),
-        });
-    }
-    let mut codenames: HashSet<String> = user_permissions::table
-        .inner_join(permissions::table)
-        .filter(user_permissions::user_id.eq(user.id))
-        .select(permissions::codename)
-        .load::<String>(conn)
-        .await?
-        .into_iter()
-        .collect();
-    let via_groups: Vec<String> = user_groups::table
-        .inner_join(
-            group_permissions::table.on(group_permissions::group_id.eq(user_groups::group_id)),
-        )
-        .inner_join(permissions::table.on(permissions::id.eq(group_permissions::permission_id)))
-        .filter(user_groups::user_id.eq(user.id))
-        .select(permissions::codename)
-        .load(conn)
-        .await?;
-    codenames.extend(via_groups);
-    Ok(Perms {
-        superuser: false,
-        codenames,
-    })
+    combined_perms(conn, std::slice::from_ref(user)).await
 }
 
 /// The rights of `users` together (superuser if any of them is one), in two queries: a set of

@@ -230,3 +230,26 @@ pub async fn get_with_cookie(app: &TestApp, path: &str, cookie: &str) -> reqwest
 pub fn location(response: &reqwest::Response) -> String {
     response.headers()["location"].to_str().unwrap().to_owned()
 }
+
+/// The body of a page that must answer 200.
+pub async fn text(app: &TestApp, path: &str) -> String {
+    let response = app.get(path).await;
+    assert_eq!(response.status(), 200, "GET {path}");
+    response.text().await.unwrap()
+}
+
+/// The id of a seeded permission, as a form posts it.
+pub async fn permission_id(app: &TestApp, codename: &str) -> String {
+    let id: uuid::Uuid = app
+        .db
+        .client()
+        .await
+        .query_one(
+            "SELECT id FROM permissions WHERE codename = $1",
+            &[&codename],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    id.to_string()
+}

@@ -3,28 +3,6 @@
 use uuid::Uuid;
 
 use crate::admin_helpers::*;
-use crate::helpers::TestApp;
-
-async fn text(app: &TestApp, path: &str) -> String {
-    let response = app.get(path).await;
-    assert_eq!(response.status(), 200, "GET {path}");
-    response.text().await.unwrap()
-}
-
-async fn permission_id(app: &TestApp, codename: &str) -> String {
-    let id: Uuid = app
-        .db
-        .client()
-        .await
-        .query_one(
-            "SELECT id FROM permissions WHERE codename = $1",
-            &[&codename],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    id.to_string()
-}
 
 #[actix_web::test]
 async fn groups_grant_permissions_to_their_members() {

@@ -7,27 +7,6 @@ use uuid::Uuid;
 use crate::admin_helpers::*;
 use crate::helpers::TestApp;
 
-async fn text(app: &TestApp, path: &str) -> String {
-    let response = app.get(path).await;
-    assert_eq!(response.status(), 200, "GET {path}");
-    response.text().await.unwrap()
-}
-
-async fn perm_id(app: &TestApp, codename: &str) -> String {
-    let id: Uuid = app
-        .db
-        .client()
-        .await
-        .query_one(
-            "SELECT id FROM permissions WHERE codename = $1",
-            &[&codename],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    id.to_string()
-}
-
 async fn all_perm_ids(app: &TestApp) -> Vec<String> {
     app.db
         .client()
@@ -241,12 +220,12 @@ async fn group_editor_cannot_tick_permissions_onto_their_own_group() {
 
     // The form does not offer them: shown disabled, the ticked ones carried back hidden.
     assert!(html.contains("Only superusers may change a group"));
-    let users_delete = perm_id(&app, "users.delete").await;
+    let users_delete = permission_id(&app, "users.delete").await;
     assert!(html.contains(&format!(r#"id="id_perm_{users_delete}" disabled"#)));
     assert!(!html.contains(&format!(r#"name="permissions" value="{users_delete}""#)));
 
     // Taking one away is changing the permissions too.
-    let groups_view = perm_id(&app, "groups.view").await;
+    let groups_view = permission_id(&app, "groups.view").await;
     let response = post_fields(
         &app,
         &page,
@@ -345,7 +324,7 @@ async fn group_editor_manages_only_groups_within_their_rights() {
     // A stronger one is read-only, and its save refused.
     let page = format!("/admin/groups/{admins}/change/");
     let html = text(&app, &page).await;
-    let users_delete = perm_id(&app, "users.delete").await;
+    let users_delete = permission_id(&app, "users.delete").await;
     let response = post_fields(
         &app,
         &page,
@@ -375,7 +354,7 @@ async fn group_editor_manages_only_groups_within_their_rights() {
     assert!(html.contains(&format!(r#"id="id_group_{admins}" disabled"#)));
     assert!(!html.contains(&format!(r#"name="groups" value="{admins}""#)));
     // Direct permissions and superuser status stay a superuser's.
-    let articles_view = perm_id(&app, "articles.view").await;
+    let articles_view = permission_id(&app, "articles.view").await;
     assert_forbidden(
         honest_post(&app, &page, &[("user_permissions", &articles_view)]).await,
         "direct permission",
@@ -603,7 +582,7 @@ async fn superusers_grant_everything() {
     let admins = make_group(&app, "Admins", &["users.delete"]).await;
     let bob = create_user(&app, NewAccount::staff("bob")).await;
     let page = format!("/admin/users/{bob}/change/");
-    let users_delete = perm_id(&app, "users.delete").await;
+    let users_delete = permission_id(&app, "users.delete").await;
     let response = honest_post(
         &app,
         &page,
@@ -622,7 +601,7 @@ async fn superusers_grant_everything() {
     let response = honest_post(
         &app,
         &page,
-        &[("permissions", &perm_id(&app, "users.add").await)],
+        &[("permissions", &permission_id(&app, "users.add").await)],
     )
     .await;
     assert_eq!(response.status(), 303);

@@ -16,12 +16,6 @@ async fn seed(app: &TestApp, n: i64) {
     seed_users(&mut conn, n, &mut |_| {}).await.unwrap();
 }
 
-async fn text(app: &TestApp, path: &str) -> String {
-    let response = app.get(path).await;
-    assert_eq!(response.status(), 200, "GET {path}");
-    response.text().await.unwrap()
-}
-
 /// The ids of a list page's rows, in order.
 fn row_ids(html: &str) -> Vec<Uuid> {
     html.split("name=\"_selected_action\" value=\"")

@@ -5,12 +5,6 @@ use uuid::Uuid;
 use crate::admin_helpers::*;
 use crate::helpers::TestApp;
 
-async fn text(app: &TestApp, path: &str) -> String {
-    let response = app.get(path).await;
-    assert_eq!(response.status(), 200, "GET {path}");
-    response.text().await.unwrap()
-}
-
 async fn plain_user(app: &TestApp, username: &str, email: &str) -> Uuid {
     create_user(
         app,

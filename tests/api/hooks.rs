@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use crate::cognito::*;
 use crate::helpers::{TestApp, spawn_app};
+use crate::tokens::count_users;
 
 const SECRET: &str = "hook-secret-0123456789abcdef0123456789";
 const PATH: &str = "/api/v1/hooks/cognito/post-confirmation";
@@ -127,17 +128,7 @@ async fn the_same_event_sent_twice_leaves_one_user() {
     let resent: Value = resent.json().await.unwrap();
     assert_eq!(resent["created"], false);
     assert_eq!(resent["user_id"], first["user_id"]);
-    assert_eq!(users_with_sub(&app, &sub).await, 1);
-}
-
-async fn users_with_sub(app: &TestApp, sub: &str) -> i64 {
-    app.db
-        .client()
-        .await
-        .query_one("SELECT count(*) FROM users WHERE cognito_sub = $1", &[&sub])
-        .await
-        .unwrap()
-        .get(0)
+    assert_eq!(count_users(&app, &sub).await, 1);
 }
 
 #[actix_web::test]
@@ -161,7 +152,7 @@ async fn a_replayed_signature_is_refused_within_its_window() {
     let replay = deliver(&app, body.as_bytes(), Some(&signed)).await;
 
     assert_eq!(code(replay).await, (401, "signature_replayed".to_owned()));
-    assert_eq!(users_with_sub(&app, &sub).await, 0, "nothing was written");
+    assert_eq!(count_users(&app, &sub).await, 0, "nothing was written");
 }
 
 #[actix_web::test]
@@ -183,7 +174,7 @@ async fn concurrent_replays_of_one_signature_get_one_success() {
         [[200].as_slice(), &[401; 19]].concat(),
         "{statuses:?}"
     );
-    assert_eq!(users_with_sub(&app, &sub).await, 1);
+    assert_eq!(count_users(&app, &sub).await, 1);
 }
 
 #[actix_web::test]

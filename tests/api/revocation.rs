@@ -10,16 +10,7 @@ use uuid::Uuid;
 use crate::admin_helpers::{NewAccount, create_user, login_ok, post_admin};
 use crate::cognito::*;
 use crate::helpers::TestApp;
-
-async fn count_users(app: &TestApp, sub: &str) -> i64 {
-    app.db
-        .client()
-        .await
-        .query_one("SELECT count(*) FROM users WHERE cognito_sub = $1", &[&sub])
-        .await
-        .unwrap()
-        .get(0)
-}
+use crate::tokens::count_users;
 
 async fn user_id(app: &TestApp, sub: &str) -> Uuid {
     app.db

@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 use crate::cognito::*;
 use crate::helpers::spawn_app;
 
-async fn count_users(app: &crate::helpers::TestApp, sub: &str) -> i64 {
+/// How many local users have this Cognito `sub` (0 or 1: the column is unique).
+pub async fn count_users(app: &crate::helpers::TestApp, sub: &str) -> i64 {
     app.db
         .client()
         .await
