@@ -39,6 +39,17 @@ async fn load_group(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Group, Adm
         .ok_or(AdminError::NotFound)
 }
 
+/// The ids of the permissions group `id` grants.
+async fn permission_ids(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<HashSet<Uuid>> {
+    Ok(group_permissions::table
+        .filter(group_permissions::group_id.eq(id))
+        .select(group_permissions::permission_id)
+        .load::<Uuid>(conn)
+        .await?
+        .into_iter()
+        .collect())
+}
+
 /// The permission codenames of each of the groups `ids` (groups without any are absent).
 pub(crate) async fn codenames_by_group(
     conn: &mut AsyncPgConnection,
@@ -187,13 +198,7 @@ async fn form_page_with(
     let stored: HashSet<Uuid>;
     let perms = match id {
         Some(id) if !admin.staff.perms.superuser => {
-            stored = group_permissions::table
-                .filter(group_permissions::group_id.eq(id))
-                .select(group_permissions::permission_id)
-                .load::<Uuid>(conn)
-                .await?
-                .into_iter()
-                .collect();
+            stored = permission_ids(conn, id).await?;
             &stored
         }
         None if !admin.staff.perms.superuser => &none,
@@ -330,13 +335,7 @@ pub async fn save_group(
                 if !lock::is_current(old.updated_at, lock) {
                     return Err(SaveError::Stale);
                 }
-                let old_ids: HashSet<Uuid> = group_permissions::table
-                    .filter(group_permissions::group_id.eq(id))
-                    .select(group_permissions::permission_id)
-                    .load::<Uuid>(conn)
-                    .await?
-                    .into_iter()
-                    .collect();
+                let old_ids = permission_ids(conn, id).await?;
                 let old_perms = codenames(conn, &old_ids).await?;
                 if !actor_perms.superuser {
                     let held = Perms {
@@ -508,13 +507,7 @@ pub async fn change_page(
     let id = parse_id(&path)?;
     let mut conn = db::connection(&state.pool).await?;
     let group = load_group(&mut conn, id).await?;
-    let perms: HashSet<Uuid> = group_permissions::table
-        .filter(group_permissions::group_id.eq(id))
-        .select(group_permissions::permission_id)
-        .load::<Uuid>(&mut conn)
-        .await?
-        .into_iter()
-        .collect();
+    let perms = permission_ids(&mut conn, id).await?;
     // The token is the version read before the permissions: if a save lands in between, the form
     // shows newer permissions under an older token, and its save is refused as stale rather than
     // silently dropping that save's permissions.
