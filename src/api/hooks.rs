@@ -205,10 +205,13 @@ pub async fn post_confirmation(
             attributes.get("family_name").map(String::as_str),
         ),
     };
-    // Past the window the timestamp check refuses the signature anyway.
-    let expires_at =
-        chrono::DateTime::from_timestamp(delivery.timestamp.saturating_add(MAX_SKEW_SECONDS), 0)
-            .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC);
+    // Past the window the timestamp check refuses the signature anyway. That check works in
+    // whole seconds, so it still accepts throughout second `t + 300`: the record must outlive it.
+    let expires_at = chrono::DateTime::from_timestamp(
+        delivery.timestamp.saturating_add(MAX_SKEW_SECONDS + 1),
+        0,
+    )
+    .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC);
     let mut conn = db::connection(&state.pool).await?;
     // One transaction: a delivery that fails midway leaves its signature unused for a retry.
     let (user, created) = conn

@@ -367,3 +367,41 @@ async fn other_methods_on_the_hook_get_405_with_allow() {
         assert_eq!(code(response).await, (405, "method_not_allowed".into()));
     }
 }
+
+/// A signature at the edge of its window (timestamp exactly five minutes ago) is still accepted
+/// for the rest of that second, but its record used to expire at the timestamp + 300 s itself:
+/// already in the past, so the next delivery pruned it and the replay went through.
+#[actix_web::test]
+async fn a_signature_at_the_edge_of_its_window_cannot_be_replayed() {
+    let (_jwks, app) = hook_app().await;
+    let sub = new_sub();
+    let body = event(&sub, "ada", "ada@example.com").to_string();
+    // Start early in a second, so both deliveries land in the same one.
+    loop {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_millis();
+        if (50..300).contains(&nanos) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let signed = signature(SECRET, now() - 300, body.as_bytes());
+    assert_eq!(
+        deliver(&app, body.as_bytes(), Some(&signed)).await.status(),
+        200
+    );
+    app.db
+        .client()
+        .await
+        .execute("DELETE FROM users WHERE cognito_sub = $1", &[&sub])
+        .await
+        .unwrap();
+
+    let replay = deliver(&app, body.as_bytes(), Some(&signed)).await;
+
+    assert_eq!(replay.status(), 401, "the replay went through");
+    assert_eq!(code(replay).await, (401, "signature_replayed".to_owned()));
+    assert_eq!(count_users(&app, &sub).await, 0, "nothing was written");
+}
