@@ -277,3 +277,82 @@ async fn sign_outs_recorded_before_issuers_were_apply_to_every_issuer() {
         200
     );
 }
+
+/// Deactivating an account (a stolen token, a leaver) ends its staff sessions; it must end its API
+/// sign-ins too. It used to only refuse them while the flag was off: reactivating the account,
+/// by the change form or the bulk action, brought every earlier token back.
+#[actix_web::test]
+async fn a_deactivation_outlives_the_reactivation() {
+    let jwks = JwksServer::start(&[access_key()]).await;
+    let app = api_with_admin(&jwks).await;
+    for via_form in [false, true] {
+        let sub = new_sub();
+        let mut old = access_claims(&sub, "jane");
+        old["auth_time"] = json!(now() - 600);
+        let old = access_key().sign(&old);
+        assert_eq!(app.me(&old).await.status(), 200);
+        let id = user_id(&app, &sub).await;
+        let id_s = id.to_string();
+
+        let deactivated = if via_form {
+            let html = app
+                .get(&format!("/admin/users/{id}/change/"))
+                .await
+                .text()
+                .await
+                .unwrap();
+            let lock = crate::admin_helpers::lock_from(&html);
+            post_admin(
+                &app,
+                &format!("/admin/users/{id}/change/"),
+                &[
+                    ("username", &format!("jane-{id_s}")[..20]),
+                    ("email", ""),
+                    ("first_name", ""),
+                    ("last_name", ""),
+                    ("updated_at", &lock),
+                ],
+            )
+            .await
+        } else {
+            post_admin(
+                &app,
+                "/admin/users/",
+                &[
+                    ("action", "deactivate"),
+                    ("_selected_action", id_s.as_str()),
+                    ("confirm", "yes"),
+                ],
+            )
+            .await
+        };
+        assert_eq!(deactivated.status(), 303, "via form: {via_form}");
+        let active: bool = app
+            .db
+            .client()
+            .await
+            .query_one("SELECT is_active FROM users WHERE id = $1", &[&id])
+            .await
+            .unwrap()
+            .get(0);
+        assert!(!active, "via form: {via_form}");
+        let reactivated = post_admin(
+            &app,
+            "/admin/users/",
+            &[
+                ("action", "activate"),
+                ("_selected_action", id_s.as_str()),
+                ("confirm", "yes"),
+            ],
+        )
+        .await;
+        assert_eq!(reactivated.status(), 303);
+
+        // The token from before the deactivation stays dead.
+        assert_invalid_token(app.me(&old).await, "token_revoked").await;
+        // A sign-in after the reactivation works.
+        let mut fresh = access_claims(&sub, "jane");
+        fresh["auth_time"] = json!(now() + 1);
+        assert_eq!(app.me(&access_key().sign(&fresh)).await.status(), 200);
+    }
+}

@@ -355,6 +355,10 @@ pub async fn save_user(
             ))
             .execute(conn)
             .await?;
+        if deactivated {
+            // And its API sign-ins: a reactivation must not bring the earlier tokens back.
+            CognitoSignout::sign_out_user(conn, id, Utc::now()).await?;
+        }
         if old.groups != new.groups || old.perms != new.perms {
             let (old_groups, old_perms) = names_of(conn, &old.groups, &old.perms).await?;
             diesel::delete(user_groups::table.filter(user_groups::user_id.eq(id)))

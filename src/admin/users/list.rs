@@ -263,6 +263,8 @@ pub async fn apply_bulk(
                     ))
                     .execute(conn)
                     .await?;
+                // Its API sign-ins end too: a reactivation must not bring them back.
+                CognitoSignout::sign_out_user(conn, user.id, Utc::now()).await?;
                 changes.diff("is_active", true, false);
                 (Action::Bulk, "Deactivated (bulk action).")
             }
