@@ -244,6 +244,20 @@ async fn within_reach(conn: &mut AsyncPgConnection, actor: &Perms, id: Uuid) -> 
     Ok(actor.is_superset_of(&perms_of_groups(conn, &[id]).await?))
 }
 
+/// A 403 unless the groups `ids` are all within the actor's reach: deleting a group takes its
+/// rights from every member, so it is managing their membership.
+async fn require_reach(
+    conn: &mut AsyncPgConnection,
+    actor: &Perms,
+    ids: &[Uuid],
+) -> Result<(), AdminError> {
+    if actor.superuser || actor.is_superset_of(&perms_of_groups(conn, ids).await?) {
+        Ok(())
+    } else {
+        Err(AdminError::Forbidden)
+    }
+}
+
 /// `GET /admin/groups/add/`
 pub async fn add_page(
     admin: Admin,
@@ -547,6 +561,7 @@ pub async fn delete_page(
     let id = parse_id(&path)?;
     let mut conn = db::connection(&state.pool).await?;
     let group = load_group(&mut conn, id).await?;
+    require_reach(&mut conn, &admin.staff.perms, &[id]).await?;
     let members: i64 = user_groups::table
         .filter(user_groups::group_id.eq(id))
         .count()
@@ -583,6 +598,7 @@ pub async fn delete_submit(
     let id = parse_id(&path)?;
     let mut conn = db::connection(&state.pool).await?;
     let group = load_group(&mut conn, id).await?;
+    require_reach(&mut conn, &admin.staff.perms, &[id]).await?;
     let target = Target {
         object_type: MODEL,
         id,
@@ -619,6 +635,15 @@ pub async fn bulk_delete(
     form: AdminForm,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
+    admin.require(MODEL, "delete")?;
+    let mut conn = db::connection(&state.pool).await?;
+    require_reach(
+        &mut conn,
+        &admin.staff.perms,
+        &simple::selected_ids(&form.0),
+    )
+    .await?;
+    drop(conn);
     let kind = BulkKind {
         model: MODEL,
         singular: "group",

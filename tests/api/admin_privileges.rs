@@ -657,3 +657,54 @@ async fn a_conflict_does_not_carry_back_what_one_may_not_change() {
     );
     assert_eq!(user_state(&app, carol).await.4, 1);
 }
+
+/// Deleting a group takes its rights from every member at once: a non-superuser with
+/// `groups.delete` could strip a stronger account of rights they do not hold (and so bring it
+/// within their reach, then set its password). Like membership, only groups whose permissions
+/// are all the actor's own may be deleted, singly or in bulk; nothing is written otherwise.
+#[actix_web::test]
+async fn group_deleter_deletes_only_groups_within_their_rights() {
+    let app = spawn_admin_app().await;
+    let mallory = create_user(&app, NewAccount::staff("mallory")).await;
+    for perm in ["users.view", "users.change", "groups.view", "groups.delete"] {
+        grant(&app, mallory, perm).await;
+    }
+    let ops = create_user(&app, NewAccount::staff("ops")).await;
+    let editors = make_group(&app, "Editors", &["articles.delete"]).await;
+    join(&app, ops, editors).await;
+    let empty = make_group(&app, "Empty", &[]).await;
+    login_ok(&app, "mallory").await;
+    let (editors_s, empty_s) = (editors.to_string(), empty.to_string());
+
+    assert_eq!(
+        app.get(&format!("/admin/groups/{editors}/delete/"))
+            .await
+            .status(),
+        403
+    );
+    let path = format!("/admin/groups/{editors}/delete/");
+    assert_forbidden(post_admin(&app, &path, &[]).await, "delete").await;
+    for confirm in ["", "yes"] {
+        let response = post_admin(
+            &app,
+            "/admin/groups/",
+            &[
+                ("action", "delete_selected"),
+                ("_selected_action", empty_s.as_str()),
+                ("_selected_action", editors_s.as_str()),
+                ("confirm", confirm),
+            ],
+        )
+        .await;
+        assert_forbidden(response, &format!("bulk delete {confirm}")).await;
+    }
+    assert_eq!(group_name(&app, editors).await, "Editors");
+    assert_eq!(group_name(&app, empty).await, "Empty");
+    assert!(is_member(&app, ops, editors).await);
+    assert_eq!(log_count(&app).await, 0, "nothing written");
+
+    // A group within reach is deleted as before.
+    let path = format!("/admin/groups/{empty}/delete/");
+    assert_eq!(post_admin(&app, &path, &[]).await.status(), 303);
+    assert_eq!(log_count(&app).await, 1);
+}
