@@ -525,6 +525,17 @@ async fn current_staff(state: &AppState, session: &Session) -> Result<Staff, Ref
         settings.session_idle_timeout,
         settings.session_max_age,
     ) {
+        // Ended for every copy of the cookie: a copy kept fresh elsewhere (a stolen one) must not
+        // outlive the owner's. Best effort: without the database the record expires by itself.
+        let forgotten = match db::connection(&state.pool).await {
+            Ok(mut conn) => forget_session_id(&mut conn, session)
+                .await
+                .map_err(DbError::from),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = forgotten {
+            tracing::warn!(error = %e, "could not delete an ended staff session's record");
+        }
         return Err(Refused::Anonymous);
     }
     let mut conn = db::connection(&state.pool)

@@ -510,6 +510,21 @@ fn forged_session(user_id: uuid::Uuid, login_at: i64, seen_at: i64) -> String {
     )
 }
 
+/// The server-side record of [`FORGED_SID`], as a login would have made it.
+async fn record_forged_session(app: &crate::helpers::TestApp, user: uuid::Uuid) {
+    app.db
+        .client()
+        .await
+        .execute(
+            "INSERT INTO staff_sessions (id_hash, user_id, expires_at) \
+             VALUES (sha256(convert_to($1, 'UTF8')), $2, now() + interval '1 day') \
+             ON CONFLICT DO NOTHING",
+            &[&FORGED_SID, &user],
+        )
+        .await
+        .unwrap();
+}
+
 #[actix_web::test]
 async fn sessions_end_after_the_idle_timeout_and_the_absolute_lifetime() {
     let app = spawn_admin_app().await; // idle 3600 s, lifetime 43200 s (the defaults)
@@ -518,29 +533,55 @@ async fn sessions_end_after_the_idle_timeout_and_the_absolute_lifetime() {
     let fresh = forged_session(root, now - 10, now - 10);
     // Without its server-side record, even a well-formed cookie opens nothing.
     assert_eq!(get_with_cookie(&app, "/admin/", &fresh).await.status(), 303);
-    app.db
-        .client()
-        .await
-        .execute(
-            "INSERT INTO staff_sessions (id_hash, user_id, expires_at) \
-             VALUES (sha256(convert_to($1, 'UTF8')), $2, now() + interval '1 day')",
-            &[&FORGED_SID, &root],
-        )
-        .await
-        .unwrap();
+    record_forged_session(&app, root).await;
 
     assert_eq!(get_with_cookie(&app, "/admin/", &fresh).await.status(), 200);
 
     let idle = forged_session(root, now - 3700, now - 3601);
     assert_eq!(get_with_cookie(&app, "/admin/", &idle).await.status(), 303);
 
+    // A timed-out session's record is deleted (see the next test): make it anew for each case.
+    record_forged_session(&app, root).await;
     let old = forged_session(root, now - 43_201, now - 5);
     assert_eq!(get_with_cookie(&app, "/admin/", &old).await.status(), 303);
 
+    record_forged_session(&app, root).await;
     let active = forged_session(root, now - 43_000, now - 3500);
     assert_eq!(
         get_with_cookie(&app, "/admin/", &active).await.status(),
         200
+    );
+}
+
+#[actix_web::test]
+async fn a_session_that_timed_out_ends_for_every_copy_of_its_cookie() {
+    let app = spawn_admin_app().await; // idle 3600 s
+    let root = create_user(&app, NewAccount::superuser("root")).await;
+    record_forged_session(&app, root).await;
+    let db = app.db.client().await;
+    let now = chrono::Utc::now().timestamp();
+    // The owner's copy went idle; a copy taken earlier has been kept fresh by someone else.
+    let owners = forged_session(root, now - 3700, now - 3601);
+    let kept_fresh = forged_session(root, now - 3700, now - 10);
+    assert_eq!(
+        get_with_cookie(&app, "/admin/", &kept_fresh).await.status(),
+        200
+    );
+
+    assert_eq!(
+        get_with_cookie(&app, "/admin/", &owners).await.status(),
+        303
+    );
+
+    let records: i64 = db
+        .query_one("SELECT count(*) FROM staff_sessions", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(records, 0, "the timed-out session's record is gone");
+    assert_eq!(
+        get_with_cookie(&app, "/admin/", &kept_fresh).await.status(),
+        303
     );
 }
 
