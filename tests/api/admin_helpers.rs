@@ -253,3 +253,18 @@ pub async fn permission_id(app: &TestApp, codename: &str) -> String {
         .get(0);
     id.to_string()
 }
+
+/// A confirmed bulk action of the users list on one account.
+pub async fn bulk_user_action(app: &TestApp, action: &str, id: Uuid) -> reqwest::Response {
+    let id = id.to_string();
+    post_admin(
+        app,
+        "/admin/users/",
+        &[
+            ("action", action),
+            ("_selected_action", id.as_str()),
+            ("confirm", "yes"),
+        ],
+    )
+    .await
+}

@@ -512,16 +512,7 @@ async fn users_change_staff_cannot_take_over_stronger_accounts() {
     let response = post_admin(&app, &format!("/admin/users/{intern}/signout/"), &[]).await;
     assert_eq!(response.status(), 303, "sign out");
     for action in ["deactivate", "activate", "signout"] {
-        let response = post_admin(
-            &app,
-            "/admin/users/",
-            &[
-                ("action", action),
-                ("_selected_action", intern_s.as_str()),
-                ("confirm", "yes"),
-            ],
-        )
-        .await;
+        let response = bulk_user_action(&app, action, intern).await;
         assert_eq!(response.status(), 303, "bulk {action}");
     }
     let response = post_admin(&app, &format!("/admin/users/{intern}/delete/"), &[]).await;

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use crate::cognito::*;
 use crate::helpers::{TestApp, spawn_app};
-use crate::tokens::count_users;
+use crate::tokens::{count_users, delete_users_with_sub};
 
 const SECRET: &str = "hook-secret-0123456789abcdef0123456789";
 const PATH: &str = "/api/v1/hooks/cognito/post-confirmation";
@@ -142,12 +142,7 @@ async fn a_replayed_signature_is_refused_within_its_window() {
         200
     );
     // The user is deleted meanwhile: a replay must not bring the account back.
-    app.db
-        .client()
-        .await
-        .execute("DELETE FROM users WHERE cognito_sub = $1", &[&sub])
-        .await
-        .unwrap();
+    delete_users_with_sub(&app, &sub).await;
 
     let replay = deliver(&app, body.as_bytes(), Some(&signed)).await;
 
@@ -392,12 +387,7 @@ async fn a_signature_at_the_edge_of_its_window_cannot_be_replayed() {
         deliver(&app, body.as_bytes(), Some(&signed)).await.status(),
         200
     );
-    app.db
-        .client()
-        .await
-        .execute("DELETE FROM users WHERE cognito_sub = $1", &[&sub])
-        .await
-        .unwrap();
+    delete_users_with_sub(&app, &sub).await;
 
     let replay = deliver(&app, body.as_bytes(), Some(&signed)).await;
 

@@ -7,10 +7,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::admin_helpers::{NewAccount, create_user, login_ok, post_admin};
+use crate::admin_helpers::{NewAccount, bulk_user_action, create_user, login_ok, post_admin};
 use crate::cognito::*;
 use crate::helpers::TestApp;
-use crate::tokens::count_users;
+use crate::tokens::{count_users, delete_users_with_sub};
 
 async fn user_id(app: &TestApp, sub: &str) -> Uuid {
     app.db
@@ -175,12 +175,7 @@ async fn deleting_a_user_with_sql_keeps_their_sign_ins_refused() {
         204
     );
 
-    app.db
-        .client()
-        .await
-        .execute("DELETE FROM users WHERE cognito_sub = $1", &[&sub])
-        .await
-        .unwrap();
+    delete_users_with_sub(&app, &sub).await;
 
     assert_revoked_and_not_provisioned(&app, &logged_out, &sub).await;
     let mut later = access_claims(&sub, "jane");
@@ -212,18 +207,8 @@ async fn sign_out_everywhere_then_delete_still_refuses_older_sign_ins() {
     let old = access_key().sign(&old);
     assert_eq!(app.me(&old).await.status(), 200);
     let id = user_id(&app, &sub).await;
-    let id_s = id.to_string();
 
-    let response = post_admin(
-        &app,
-        "/admin/users/",
-        &[
-            ("action", "signout"),
-            ("_selected_action", id_s.as_str()),
-            ("confirm", "yes"),
-        ],
-    )
-    .await;
+    let response = bulk_user_action(&app, "signout", id).await;
     assert_eq!(response.status(), 303);
     assert_invalid_token(app.me(&old).await, "token_revoked").await;
     // The change page shows when.
@@ -315,16 +300,7 @@ async fn a_deactivation_outlives_the_reactivation() {
             )
             .await
         } else {
-            post_admin(
-                &app,
-                "/admin/users/",
-                &[
-                    ("action", "deactivate"),
-                    ("_selected_action", id_s.as_str()),
-                    ("confirm", "yes"),
-                ],
-            )
-            .await
+            bulk_user_action(&app, "deactivate", id).await
         };
         assert_eq!(deactivated.status(), 303, "via form: {via_form}");
         let active: bool = app
@@ -336,16 +312,7 @@ async fn a_deactivation_outlives_the_reactivation() {
             .unwrap()
             .get(0);
         assert!(!active, "via form: {via_form}");
-        let reactivated = post_admin(
-            &app,
-            "/admin/users/",
-            &[
-                ("action", "activate"),
-                ("_selected_action", id_s.as_str()),
-                ("confirm", "yes"),
-            ],
-        )
-        .await;
+        let reactivated = bulk_user_action(&app, "activate", id).await;
         assert_eq!(reactivated.status(), 303);
 
         // The token from before the deactivation stays dead.

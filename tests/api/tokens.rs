@@ -11,6 +11,16 @@ use serde_json::{Value, json};
 use crate::cognito::*;
 use crate::helpers::spawn_app;
 
+/// Deletes the local user of this Cognito `sub` behind the app's back (as psql would).
+pub async fn delete_users_with_sub(app: &crate::helpers::TestApp, sub: &str) {
+    app.db
+        .client()
+        .await
+        .execute("DELETE FROM users WHERE cognito_sub = $1", &[&sub])
+        .await
+        .unwrap();
+}
+
 /// How many local users have this Cognito `sub` (0 or 1: the column is unique).
 pub async fn count_users(app: &crate::helpers::TestApp, sub: &str) -> i64 {
     app.db
