@@ -27,7 +27,7 @@ use uuid::Uuid;
 use crate::auth::csrf;
 use crate::auth::password::{DUMMY_HASH, verify_password};
 use crate::db::{self, DbError};
-use crate::models::{NewFailedLogin, User, new_id};
+use crate::models::{NewFailedLogin, User, lower, new_id};
 use crate::schema::{
     failed_logins, group_permissions, permissions, staff_sessions, user_groups, user_permissions,
     users,
@@ -150,9 +150,6 @@ pub enum LoginOutcome {
     Failed,
     Throttled,
 }
-
-// `lower(username)` is what the unique index is built on, so the lookup uses that index.
-diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
 /// The account a login names, among active staff with a password only (nobody else may log in, so
 /// nobody else may shadow a staff member): its username (any case), or else the email of exactly

@@ -3,9 +3,8 @@ use diesel::prelude::*;
 use diesel::upsert::excluded;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use super::greatest;
 use crate::schema::{cognito_signouts, users};
-
-diesel::define_sql_function!(fn greatest(a: diesel::sql_types::Timestamptz, b: diesel::sql_types::Timestamptz) -> diesel::sql_types::Timestamptz);
 
 /// "Signed out everywhere" for a Cognito identity: tokens whose sign-in is earlier are refused.
 /// Keyed by issuer and `sub`, not by the local row, so a deletion (which writes one through a

@@ -22,6 +22,11 @@ pub use permission::{Permission, UserPermission};
 pub use revoked_token::{NewRevokedToken, RevokedToken};
 pub use user::{NewUser, User};
 
+// SQL functions the queries share. `lower(username)` is the expression the unique index is built
+// on, so lookups written with it use that index.
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+diesel::define_sql_function!(fn greatest(a: diesel::sql_types::Timestamptz, b: diesel::sql_types::Timestamptz) -> diesel::sql_types::Timestamptz);
+
 /// A fresh primary key: UUIDv7 is time-ordered, so new rows land at the right of the index, and
 /// the id is known before the insert.
 pub fn new_id() -> uuid::Uuid {

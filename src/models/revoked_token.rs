@@ -4,10 +4,8 @@ use diesel::upsert::excluded;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::row_repr;
+use super::{greatest, row_repr};
 use crate::schema::revoked_tokens;
-
-diesel::define_sql_function!(fn greatest(a: diesel::sql_types::Timestamptz, b: diesel::sql_types::Timestamptz) -> diesel::sql_types::Timestamptz);
 
 /// A signed-out API sign-in (see the migrations), keyed by issuer and `origin_jti`; it outlives
 /// the local user row.

@@ -3,7 +3,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::row_repr;
+use super::{lower, row_repr};
 use crate::schema::users;
 
 #[derive(Clone, Queryable, Selectable, Identifiable)]
@@ -43,9 +43,6 @@ pub struct NewUser<'a> {
     pub is_staff: bool,
     pub is_superuser: bool,
 }
-
-// `lower(username)` is the expression the unique index is built on, so lookups use that index.
-diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
 impl User {
     pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<User>> {
