@@ -58,18 +58,12 @@ pub async fn logout(
 /// dated by `iat`, else by now; both are no earlier than the real sign-in, so the revocation
 /// only lasts longer.
 fn revocation_ends(claims: &Claims, refresh_days: u64, now: DateTime<Utc>) -> DateTime<Utc> {
-    let at = |t: i64| DateTime::<Utc>::from_timestamp(t, 0);
-    let signed_in = claims
-        .auth_time
-        .or(claims.iat)
-        .and_then(at)
-        .filter(|t| *t <= now)
-        .unwrap_or(now);
+    let signed_in = claims.signed_in_at().filter(|t| *t <= now).unwrap_or(now);
     let days = i64::try_from(refresh_days)
         .unwrap_or(3650)
         .saturating_add(1);
     let last_token_expires = signed_in + Duration::days(days);
-    match at(claims.exp) {
+    match DateTime::<Utc>::from_timestamp(claims.exp, 0) {
         Some(exp) if exp > last_token_expires => exp,
         _ => last_token_expires,
     }

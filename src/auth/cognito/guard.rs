@@ -10,7 +10,7 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures_util::future::{Either, LocalBoxFuture};
@@ -251,11 +251,7 @@ async fn local_user(
     // Tokens without any jti can never be listed (logout refuses them), so "" matches nothing.
     let session_id = claims.session_id().unwrap_or("");
     // A token that does not say when its sign-in happened predates every sign-out.
-    let signed_in = claims
-        .auth_time
-        .or(claims.iat)
-        .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0))
-        .unwrap_or(DateTime::UNIX_EPOCH);
+    let signed_in = claims.signed_in_at().unwrap_or(DateTime::UNIX_EPOCH);
     let found: Option<(User, bool)> = users::table
         .filter(users::cognito_sub.eq(&claims.sub))
         .select((
@@ -301,7 +297,7 @@ mod tests {
             "cognito:groups": groups, "scope": scope,
         }))
         .unwrap();
-        let now = Utc::now();
+        let now = chrono::Utc::now();
         CognitoUser {
             user: User {
                 id: crate::models::new_id(),

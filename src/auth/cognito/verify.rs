@@ -80,6 +80,14 @@ impl Claims {
         self.origin_jti.as_deref().or(self.jti.as_deref())
     }
 
+    /// When the sign-in this token belongs to happened: `auth_time` (kept across refreshes),
+    /// else `iat`. `None` when the token says neither (or an unrepresentable time).
+    pub fn signed_in_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.auth_time
+            .or(self.iat)
+            .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+    }
+
     pub fn groups(&self) -> &[String] {
         self.groups.as_deref().unwrap_or_default()
     }
