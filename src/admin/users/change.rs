@@ -350,14 +350,13 @@ pub async fn save_user(
                 users::is_staff.eq(new.is_staff),
                 users::is_superuser.eq(is_superuser),
                 users::email_verified.eq(new.email_verified),
-                // Deactivation ends the user's staff sessions at once.
-                users::session_epoch.eq(users::session_epoch + i32::from(deactivated)),
             ))
             .execute(conn)
             .await?;
         if deactivated {
-            // And its API sign-ins: a reactivation must not bring the earlier tokens back.
-            CognitoSignout::sign_out_user(conn, id, Utc::now()).await?;
+            // Its staff sessions and API sign-ins end at once: a reactivation must not bring the
+            // earlier ones back.
+            sign_out_everywhere(conn, id).await?;
         }
         if old.groups != new.groups || old.perms != new.perms {
             let (old_groups, old_perms) = names_of(conn, &old.groups, &old.perms).await?;

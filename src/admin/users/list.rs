@@ -257,14 +257,11 @@ pub async fn apply_bulk(
             }
             "deactivate" if user.is_active && user.id != me => {
                 diesel::update(users::table.find(user.id))
-                    .set((
-                        users::is_active.eq(false),
-                        users::session_epoch.eq(users::session_epoch + 1),
-                    ))
+                    .set(users::is_active.eq(false))
                     .execute(conn)
                     .await?;
-                // Its API sign-ins end too: a reactivation must not bring them back.
-                CognitoSignout::sign_out_user(conn, user.id, Utc::now()).await?;
+                // Its sessions and API sign-ins end too: a reactivation must not revive them.
+                sign_out_everywhere(conn, user.id).await?;
                 changes.diff("is_active", true, false);
                 (Action::Bulk, "Deactivated (bulk action).")
             }
