@@ -195,15 +195,7 @@ async fn five_failures_lock_the_account_with_429() {
     assert_eq!(login(&app, "bob", PASSWORD).await.status(), 303);
 
     // Once the failures are older than the window, alice may log in again.
-    app.db
-        .client()
-        .await
-        .execute(
-            "UPDATE failed_logins SET created_at = now() - interval '16 minutes'",
-            &[],
-        )
-        .await
-        .unwrap();
+    age_failed_logins(&app).await;
     assert_eq!(login(&app, "alice", PASSWORD).await.status(), 303);
 }
 

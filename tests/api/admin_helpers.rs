@@ -191,11 +191,7 @@ pub fn session_cookie(response: &reqwest::Response) -> String {
 /// Logs `username` in from a browser of its own (this browser's session is left alone) and returns
 /// that browser's session cookie (`name=value`).
 pub async fn session_elsewhere(app: &TestApp, username: &str) -> String {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .cookie_store(true)
-        .build()
-        .unwrap();
+    let client = crate::helpers::new_browser();
     let url = format!("{}/admin/login/", app.address);
     let html = client.get(&url).send().await.unwrap().text().await.unwrap();
     let response = client
@@ -267,4 +263,17 @@ pub async fn bulk_user_action(app: &TestApp, action: &str, id: Uuid) -> reqwest:
         ],
     )
     .await
+}
+
+/// Moves every recorded login failure out of the throttle's 15-minute window.
+pub async fn age_failed_logins(app: &TestApp) {
+    app.db
+        .client()
+        .await
+        .execute(
+            "UPDATE failed_logins SET created_at = now() - interval '16 minutes'",
+            &[],
+        )
+        .await
+        .unwrap();
 }

@@ -152,6 +152,15 @@ impl Drop for TestApp {
     }
 }
 
+/// A client as a browser of its own: keeps its cookies, follows no redirect (tests assert them).
+pub fn new_browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .expect("client")
+}
+
 /// The app, migrated and serving on 127.0.0.1 with a fresh database.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
@@ -170,11 +179,7 @@ pub fn spawn_app_on(db: TestDb, settings: Settings) -> TestApp {
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     actix_web::rt::spawn(app.run_until_stopped());
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .cookie_store(true)
-        .build()
-        .expect("client");
+    let client = new_browser();
     TestApp {
         address,
         pool,

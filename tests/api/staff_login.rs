@@ -30,11 +30,7 @@ async fn login_via(
     login: &str,
     password: &str,
 ) -> reqwest::Response {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .cookie_store(true)
-        .build()
-        .unwrap();
+    let client = crate::helpers::new_browser();
     let url = format!("{}/admin/login/", app.address);
     let html = client
         .get(&url)
@@ -330,26 +326,14 @@ async fn password_change_guesses_count_toward_the_login_throttle() {
     assert_eq!(rows, 5);
 
     // Once the failures age out, the right old password works again.
-    app.db
-        .client()
-        .await
-        .execute(
-            "UPDATE failed_logins SET created_at = now() - interval '16 minutes'",
-            &[],
-        )
-        .await
-        .unwrap();
+    age_failed_logins(&app).await;
     let response = change(PASSWORD).await;
     assert_eq!(response.status(), 303);
     assert_ne!(password_hash_of(&app, "alice").await, before);
 }
 
 fn spawn_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .cookie_store(true)
-        .build()
-        .unwrap()
+    crate::helpers::new_browser()
 }
 
 /// A login from another browser (`client` keeps its own cookies).
