@@ -122,6 +122,33 @@ async fn a_repeated_revocation_only_ever_extends() {
     assert!((kept - later).num_seconds().abs() < 1, "{kept} vs {later}");
 }
 
+/// Both issuer formats of one pool are configured: a logout made with a token in one format
+/// refuses the same sign-in's tokens in the other (revocations are matched by sign-in alone).
+#[actix_web::test]
+async fn a_logout_in_one_issuer_format_refuses_the_other_format_too() {
+    let jwks = JwksServer::start(&[access_key()]).await;
+    let updated = ISSUER.replace("cognito-idp.", "issuer-cognito-idp.");
+    let both = format!("{ISSUER},{updated}");
+    let app = spawn_api(&jwks, &[("COGNITO_ISSUER", both.as_str())]).await;
+    let sub = new_sub();
+    let mut original = access_claims(&sub, "jane");
+    original["iss"] = json!(updated);
+    let token = access_key().sign(&original);
+    assert_eq!(
+        app.post_with_token("/api/v1/logout", &token).await.status(),
+        204
+    );
+
+    let mut other_format = refreshed(&original, 3600);
+    other_format["iss"] = json!(ISSUER);
+
+    assert_invalid_token(
+        app.me(&access_key().sign(&other_format)).await,
+        "token_revoked",
+    )
+    .await;
+}
+
 #[actix_web::test]
 async fn deleting_a_user_in_the_back_office_keeps_their_sign_ins_refused() {
     let jwks = JwksServer::start(&[access_key()]).await;

@@ -497,6 +497,27 @@ async fn logout_ends_the_session_for_every_copy_of_the_cookie() {
 }
 
 #[actix_web::test]
+async fn a_logout_while_the_database_is_down_still_drops_the_cookie_and_says_so() {
+    let app = spawn_admin_app().await;
+    create_user(&app, NewAccount::superuser("root")).await;
+    login_ok(&app, "root").await;
+    let token = csrf_from(&app.get("/admin/").await.text().await.unwrap());
+
+    app.db.drop_now().await;
+    let response = post_raw(&app, "/admin/logout/", &[("csrfmiddlewaretoken", &token)]).await;
+
+    // Not a "logged out" page: the record could not be deleted, so the error page says so.
+    assert_eq!(response.status(), 503);
+    let cleared = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|c| c.starts_with("gatehouse_session=") && c.contains("Max-Age=0"));
+    assert!(cleared, "the browser's cookie is removed anyway");
+}
+
+#[actix_web::test]
 async fn a_new_login_ends_the_browsers_previous_session_and_prunes_expired_ones() {
     let app = spawn_admin_app().await;
     let root = create_user(&app, NewAccount::superuser("root")).await;
