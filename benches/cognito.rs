@@ -12,7 +12,7 @@ use actix_web::web;
 use criterion::{Criterion, criterion_group, criterion_main};
 use gatehouse::auth::cognito::{JwksCache, Verifier, guard};
 use gatehouse::config::Settings;
-use gatehouse::startup::AppState;
+use gatehouse::state::AppState;
 
 #[path = "../tests/support/minting.rs"]
 mod minting;
@@ -85,14 +85,15 @@ fn bench_guard(c: &mut Criterion) {
     gatehouse::db::run_migrations(url.as_str()).expect("migrate");
 
     let settings = settings(url.as_str());
+    let verifier = web::Data::from(verifier(&settings));
     let state = web::Data::new(AppState {
         pool: gatehouse::db::build_pool(&settings.database),
-        cognito: Some(verifier(&settings)),
         settings: Arc::new(settings),
     });
     let token = access_key().sign(&access_claims(&new_sub(), "bench"));
     let request = TestRequest::default()
         .app_data(state.clone())
+        .app_data(verifier.clone())
         .insert_header(("Authorization", format!("Bearer {token}")))
         .to_http_request();
     // First call provisions the user; the benchmark measures the steady state.

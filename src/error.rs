@@ -1,14 +1,20 @@
-//! API errors and their HTTP mapping: `{"error": {"code": "…", "message": "…"}}`.
+//! Every error answered over HTTP, in one place: [`ApiError`] for the JSON API (and the token
+//! guard), its body [`ErrorBody`] (also the schema the OpenAPI document names), and
+//! [`AdminError`] for the back office's HTML pages.
 //!
-//! `code` is stable and machine-readable; `message` is for humans. A server fault logs its detail
-//! and answers a generic message with the request id, so clients can quote it to operators.
+//! API errors are `{"error": {"code": "…", "message": "…"}}`: `code` is stable and
+//! machine-readable; `message` is for humans. A server fault logs its detail and answers a
+//! generic message with the request id, so clients can quote it to operators. This module
+//! imports nothing above the database layer, so both doors and `auth` can use it.
 
 use std::collections::BTreeMap;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::db::DbError;
 use crate::telemetry;
@@ -22,19 +28,25 @@ pub struct ApiError {
     pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Inner<'a>,
+/// The shape of every API error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
 }
 
-#[derive(Serialize)]
-struct Inner<'a> {
-    code: &'a str,
-    message: &'a str,
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable: `missing_token`, `token_expired`, `validation_error`, … (see the
+    /// README for the full list).
+    pub code: String,
+    /// For humans; may change.
+    pub message: String,
+    /// `validation_error` only: messages per field.
     #[serde(skip_serializing_if = "Option::is_none")]
-    fields: Option<&'a BTreeMap<String, Vec<String>>>,
+    pub fields: Option<BTreeMap<String, Vec<String>>>,
+    /// 5xx only: quote it when reporting the failure.
     #[serde(skip_serializing_if = "Option::is_none")]
-    request_id: Option<String>,
+    pub request_id: Option<String>,
 }
 
 impl ApiError {
@@ -104,11 +116,11 @@ impl ResponseError for ApiError {
         for (name, value) in &self.headers {
             response.insert_header((name.clone(), value.clone()));
         }
-        response.json(Body {
-            error: Inner {
-                code: self.code,
-                message: &self.message,
-                fields: self.fields.as_ref(),
+        response.json(ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message.clone(),
+                fields: self.fields.clone(),
                 request_id,
             },
         })
@@ -130,4 +142,143 @@ impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> Self {
         DbError::Query(e).into()
     }
+}
+
+/// A back-office failure, answered with an HTML page in the admin's style.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("not found")]
+    NotFound,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("CSRF check failed: {0}")]
+    Csrf(String),
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("database unavailable")]
+    Unavailable,
+    /// The detail was logged when this was made; the page shows none of it.
+    #[error("internal error")]
+    Internal,
+}
+
+impl AdminError {
+    /// A real server fault: `detail` goes to the log, never to the page.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "admin internal error");
+        AdminError::Internal
+    }
+
+    fn texts(&self) -> (&'static str, String) {
+        match self {
+            AdminError::NotFound => (
+                "Page not found",
+                "There is nothing at this address, or it has been deleted.".into(),
+            ),
+            AdminError::Forbidden => (
+                "Permission denied",
+                "You do not have permission to view or do this. Ask a superuser if you need to."
+                    .into(),
+            ),
+            AdminError::Csrf(why) => ("Forbidden (CSRF check failed)", why.clone()),
+            AdminError::BadRequest(why) => ("Bad request", why.clone()),
+            AdminError::Unavailable => (
+                "Database unavailable",
+                "The database cannot be reached right now. Try again in a moment.".into(),
+            ),
+            AdminError::Internal => (
+                "Server error",
+                match telemetry::current_request_id() {
+                    Some(id) => format!(
+                        "Something went wrong on our side. Quote request id {id} when reporting it."
+                    ),
+                    None => "Something went wrong on our side.".into(),
+                },
+            ),
+        }
+    }
+}
+
+impl ResponseError for AdminError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AdminError::NotFound => StatusCode::NOT_FOUND,
+            AdminError::Forbidden | AdminError::Csrf(_) => StatusCode::FORBIDDEN,
+            AdminError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AdminError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AdminError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The error page (also what the staff guard answers with, which has no handler).
+    fn error_response(&self) -> HttpResponse {
+        let (heading, message) = self.texts();
+        let page = ErrorPage {
+            page_title: heading,
+            ctx: Nobody::default(),
+            status: self.status_code().as_u16(),
+            heading,
+            message,
+        };
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CACHE_CONTROL, "no-store"));
+        if matches!(self, AdminError::Unavailable) {
+            response.insert_header((header::RETRY_AFTER, "1"));
+        }
+        match page.render() {
+            Ok(body) => response.content_type("text/html; charset=utf-8").body(body),
+            Err(e) => {
+                tracing::error!(error = %e, "rendering the admin error page failed");
+                response
+                    .content_type("text/plain; charset=utf-8")
+                    .body(format!("{heading}: {}", page.message))
+            }
+        }
+    }
+}
+
+impl From<DbError> for AdminError {
+    fn from(e: DbError) -> Self {
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, "database unavailable");
+            AdminError::Unavailable
+        } else {
+            AdminError::internal(e)
+        }
+    }
+}
+
+impl From<diesel::result::Error> for AdminError {
+    fn from(e: diesel::result::Error) -> Self {
+        DbError::Query(e).into()
+    }
+}
+
+/// The admin layout's page context as it is for nobody in particular: the error page is shown
+/// before (or instead of) knowing who asks, so it needs none of the admin kit.
+#[derive(Default)]
+struct Nobody {
+    username: &'static str,
+    csrf: &'static str,
+    messages: Vec<String>,
+}
+
+impl Nobody {
+    fn signed_in(&self) -> bool {
+        false
+    }
+
+    fn can(&self, _model: &str, _action: &str) -> bool {
+        false
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/error.html")]
+struct ErrorPage {
+    page_title: &'static str,
+    ctx: Nobody,
+    status: u16,
+    heading: &'static str,
+    message: String,
 }

@@ -3,7 +3,6 @@
 /// The release, shown in page footers and `/healthz`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-pub mod accounts;
 pub mod admin;
 pub mod api;
 pub mod auth;
@@ -17,4 +16,5 @@ pub mod routes;
 pub mod schema;
 pub mod seed;
 pub mod startup;
+pub mod state;
 pub mod telemetry;

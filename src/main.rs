@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
 
-use gatehouse::accounts::{self, AccountError, NewSuperuser};
+use gatehouse::auth::accounts::{self, AccountError, NewSuperuser};
 use gatehouse::config::Settings;
 use gatehouse::db;
 use gatehouse::startup::Application;

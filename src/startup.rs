@@ -15,15 +15,8 @@ use crate::config::Settings;
 use crate::db::Pool;
 use crate::error::ApiError;
 use crate::routes::{health, pages, static_files};
+use crate::state::AppState;
 use crate::telemetry;
-
-/// Everything handlers share, built once (never inside the per-worker factory).
-pub struct AppState {
-    pub pool: Pool,
-    pub settings: Arc<Settings>,
-    /// `None` when no user pool is configured: the API then answers `cognito_not_configured`.
-    pub cognito: Option<Arc<Verifier>>,
-}
 
 pub struct Application {
     port: u16,
@@ -84,13 +77,17 @@ fn run(listener: TcpListener, settings: Arc<Settings>, pool: Pool) -> std::io::R
     let state = web::Data::new(AppState {
         pool,
         settings: settings.clone(),
-        cognito,
     });
-    let spec = web::Data::new(ApiSpec::build());
+    // Absent when no user pool is configured: the API then answers `cognito_not_configured`.
+    let verifier: Option<web::Data<Verifier>> = cognito.map(web::Data::from);
+    let spec = web::Data::new(ApiSpec::build(api::config));
     let app_settings = settings.clone();
     let mut server = HttpServer::new(move || {
-        let app = App::new()
-            .app_data(state.clone())
+        let mut app = App::new().app_data(state.clone());
+        if let Some(verifier) = &verifier {
+            app = app.app_data(verifier.clone());
+        }
+        let app = app
             .app_data(spec.clone())
             .wrap(security_headers(&app_settings))
             .wrap(from_fn(telemetry::request_middleware));

@@ -1,121 +1,141 @@
-//! Articles admin: list with search and an author filter, add, change, delete, history.
+//! Articles admin: the change list (search by name, filter by author), the add and change
+//! forms. Delete, bulk delete and history are the generic ones of [`ModelAdmin`].
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
-use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel::QueryResult;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use uuid::Uuid;
 
-use super::history::{self, Action, Changes, Target};
+use super::history::{self, Action, Changes};
+use super::kit::{Admin, FieldErrors, PageCtx, after_save, flash, page, parse_id, redirect};
 use super::lock::{self, SaveError};
-use super::login::FieldErrors;
-use super::simple::{
-    self, BulkKind, DeleteConfirmPage, ObjectListPage, PER_PAGE, Row, Selected, SimpleParams,
+use super::model_admin::{
+    Cell, Column, Count, Filter, FilterKind, ListParams, ModelAdmin, Related, load_one, target,
 };
-use super::{Admin, AdminError, PageCtx, flash, page, redirect};
 use crate::auth::csrf::{AdminForm, FormData};
 use crate::db;
-use crate::models::{Article, NewArticle, User, new_id};
-use crate::schema::{articles, users};
-use crate::startup::AppState;
+use crate::error::AdminError;
+use crate::models::{
+    Article, ArticleChanges, ArticleOrder, ArticleSearch, NewArticle, User, new_id,
+};
+use crate::state::AppState;
 
 const MODEL: &str = "articles";
-const COLUMNS: &[(&str, &str)] = &[
-    ("created_at", "Created"),
-    ("name", "Name"),
-    ("author", "Author"),
-];
 const MAX_NAME_LEN: usize = 50;
 
-fn parse_id(raw: &str) -> Result<Uuid, AdminError> {
-    Uuid::parse_str(raw).map_err(|_| AdminError::NotFound)
+/// An article as the back office shows it: the row and its author's username.
+pub struct Articles;
+
+impl ModelAdmin for Articles {
+    type Object = (Article, String);
+
+    const MODEL: &'static str = MODEL;
+    const SINGULAR: &'static str = "article";
+    const PLURAL: &'static str = "articles";
+    const NAME_FIELD: &'static str = "name";
+    const COLUMNS: &'static [Column] = &[
+        Column {
+            name: "created_at",
+            label: "Created",
+        },
+        Column {
+            name: "name",
+            label: "Name",
+        },
+        Column {
+            name: "author",
+            label: "Author",
+        },
+    ];
+    const DEFAULT_ORDER: &'static str = "-created_at";
+    const SEARCH_LABEL: &'static str = "Search by name";
+    const FILTERS: &'static [Filter] = &[Filter {
+        name: "author",
+        label: "Author (username)",
+        kind: FilterKind::Text,
+    }];
+
+    fn id((article, _): &Self::Object) -> Uuid {
+        article.id
+    }
+
+    fn name((article, _): &Self::Object) -> &str {
+        &article.name
+    }
+
+    fn label((article, author): &Self::Object) -> String {
+        format!("{} (by {author})", article.name)
+    }
+
+    fn cells((article, author): &Self::Object) -> Vec<Cell> {
+        vec![
+            Cell::Text(article.name.clone()),
+            Cell::Text(author.clone()),
+            Cell::Text(history::format_time(article.created_at)),
+        ]
+    }
+
+    async fn load(
+        conn: &mut AsyncPgConnection,
+        ids: &[Uuid],
+        lock: bool,
+    ) -> QueryResult<Vec<Self::Object>> {
+        Article::with_authors(conn, ids, lock).await
+    }
+
+    async fn list(
+        conn: &mut AsyncPgConnection,
+        params: &ListParams,
+    ) -> QueryResult<(Option<Count>, Vec<Self::Object>)> {
+        let (column, descending) = params.sort();
+        let search = ArticleSearch {
+            words: params.words().collect(),
+            author: params.text("author"),
+            order: match column {
+                "name" => ArticleOrder::Name,
+                "author" => ArticleOrder::Author,
+                _ => ArticleOrder::CreatedAt,
+            },
+            descending,
+            limit: params.per_page,
+            offset: params.offset(),
+        };
+        let (count, rows) = Article::search(conn, &search).await?;
+        Ok((params.is_filtered().then_some(Count::Exact(count)), rows))
+    }
+
+    async fn related(
+        _conn: &mut AsyncPgConnection,
+        (article, author): &Self::Object,
+    ) -> QueryResult<Vec<Related>> {
+        Ok(vec![Related::line(format!(
+            "Article: {} (by {author})",
+            article.name
+        ))])
+    }
+
+    async fn delete(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<usize> {
+        Article::delete_many(conn, ids).await
+    }
+
+    fn routes(cfg: &mut web::ServiceConfig) {
+        cfg.service(
+            web::resource("/articles/add/")
+                .route(web::get().to(add_page))
+                .route(web::post().to(add_submit)),
+        )
+        .service(
+            web::resource("/articles/{id}/change/")
+                .route(web::get().to(change_page))
+                .route(web::post().to(change_submit)),
+        );
+    }
 }
 
-async fn load_article(
-    conn: &mut AsyncPgConnection,
-    id: Uuid,
-) -> Result<(Article, String), AdminError> {
-    articles::table
-        .inner_join(users::table)
-        .filter(articles::id.eq(id))
-        .select((Article::as_select(), users::username))
-        .first(conn)
-        .await
-        .optional()?
-        .ok_or(AdminError::NotFound)
-}
-
-/// The list's parameters from its query string: newest first unless `o` names a column. (It
-/// used to look for `o=` anywhere in the query string, so `?foo=1` or `?o=bogus` sorted oldest
-/// first; the admin_form fuzz target's order check caught it.)
-pub(crate) fn list_params(query_string: &str) -> SimpleParams {
-    SimpleParams::parse(
-        query_string,
-        &["created_at", "name", "author"],
-        "-created_at",
-        "author",
-    )
-}
-
-/// `GET /admin/articles/?q=&author=&o=&p=`
-pub async fn list(
-    admin: Admin,
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AdminError> {
-    admin.require(MODEL, "view")?;
-    let params = list_params(req.query_string());
-    let filtered = || {
-        let mut q = articles::table.inner_join(users::table).into_boxed();
-        for word in params.q.split_whitespace().take(8) {
-            q = q.filter(articles::name.ilike(db::like_pattern(word)));
-        }
-        if !params.filter.is_empty() {
-            // ILIKE without wildcards: the author's username in any case.
-            q = q.filter(users::username.ilike(db::like_escape(&params.filter)));
-        }
-        q
-    };
-    let mut conn = db::connection(&state.pool).await?;
-    let count: i64 = filtered().count().get_result(&mut conn).await?;
-    let ordered = match (params.column(), params.descending()) {
-        ("name", false) => filtered().order_by(articles::name.asc()),
-        ("name", true) => filtered().order_by(articles::name.desc()),
-        ("author", false) => filtered().order_by(users::username.asc()),
-        ("author", true) => filtered().order_by(users::username.desc()),
-        (_, false) => filtered().order_by(articles::created_at.asc()),
-        (_, true) => filtered().order_by(articles::created_at.desc()),
-    };
-    let rows: Vec<(Article, String)> = ordered
-        .then_order_by(articles::id.asc())
-        .select((Article::as_select(), users::username))
-        .limit(PER_PAGE)
-        .offset(params.offset())
-        .load(&mut conn)
-        .await?;
-    page(&ObjectListPage {
-        page_title: "Select article to change".into(),
-        list_url: "/admin/articles/",
-        add_url: "/admin/articles/add/",
-        can_add: admin.ctx.can(MODEL, "add"),
-        can_delete: admin.ctx.can(MODEL, "delete"),
-        ctx: admin.ctx,
-        search_label: "Search by name",
-        filter_name: "author",
-        filter_label: "Author (username)",
-        heads: simple::heads(&params, "author", COLUMNS),
-        pages: simple::pages(&params, "author", count),
-        summary: format!("{count} article{}", if count == 1 { "" } else { "s" }),
-        rows: rows
-            .into_iter()
-            .map(|(a, author)| Row {
-                id: a.id,
-                url: format!("/admin/articles/{}/change/", a.id),
-                cells: vec![a.name, author, history::format_time(a.created_at)],
-            })
-            .collect(),
-        params,
-    })
+/// The list's parameters from its query string: newest first unless `o` names a column.
+pub(crate) fn list_params(query_string: &str) -> ListParams {
+    ListParams::parse::<Articles>(query_string)
 }
 
 #[derive(Template)]
@@ -243,16 +263,6 @@ pub(crate) fn posted(form: &FormData) -> Values {
     }
 }
 
-pub(crate) fn after_save(form: &FormData, id: Uuid) -> String {
-    if form.has("_continue") {
-        format!("/admin/articles/{id}/change/")
-    } else if form.has("_addanother") {
-        "/admin/articles/add/".into()
-    } else {
-        "/admin/articles/".into()
-    }
-}
-
 /// `POST /admin/articles/add/`
 pub async fn add_submit(
     admin: Admin,
@@ -285,11 +295,7 @@ pub async fn add_submit(
             history::write(
                 conn,
                 &actor,
-                Target {
-                    object_type: MODEL,
-                    id: article.id,
-                    repr: &article.name,
-                },
+                target::<Articles>(article.id, &article.name),
                 Action::Add,
                 "Added.",
                 changes.into_value(),
@@ -302,7 +308,7 @@ pub async fn add_submit(
         &admin.session,
         &format!("The article “{}” was added successfully.", article.name),
     );
-    Ok(redirect(&after_save(&form, article.id)))
+    Ok(redirect(&after_save(&form, MODEL, article.id)))
 }
 
 /// `GET /admin/articles/{id}/change/`
@@ -314,7 +320,7 @@ pub async fn change_page(
     admin.require(MODEL, "view")?;
     let id = parse_id(&path)?;
     let mut conn = db::connection(&state.pool).await?;
-    let (article, author) = load_article(&mut conn, id).await?;
+    let (article, author) = load_one::<Articles>(&mut conn, id, false).await?;
     form_page(
         admin,
         Some(id),
@@ -341,7 +347,7 @@ pub async fn change_submit(
     let values = posted(&form);
     let mut errors = FieldErrors::new();
     let mut conn = db::connection(&state.pool).await?;
-    load_article(&mut conn, id).await?;
+    load_one::<Articles>(&mut conn, id, false).await?;
     let author = validate(&mut conn, &values, &mut errors).await?;
     let Some(author) = author.filter(|_| errors.is_empty()) else {
         return form_page(admin, Some(id), values, errors);
@@ -351,28 +357,17 @@ pub async fn change_submit(
         .transaction(async |conn| {
             // The old values are read under the row lock, so the history shows what this save
             // really replaced.
-            let old: Article = articles::table
-                .find(id)
-                .for_update()
-                .select(Article::as_select())
-                .first(conn)
-                .await?;
+            let old = Article::lock(conn, id).await?;
             if !lock::is_current(old.updated_at, &values.lock) {
                 return Err(SaveError::Stale);
             }
-            let old_author: String = users::table
-                .find(old.author_id)
-                .select(users::username)
-                .first(conn)
-                .await?;
-            diesel::update(articles::table.find(id))
-                .set((
-                    articles::name.eq(&values.name),
-                    articles::body.eq(&values.body),
-                    articles::author_id.eq(author.id),
-                ))
-                .execute(conn)
-                .await?;
+            let old_author = User::username_of(conn, old.author_id).await?;
+            let changes = ArticleChanges {
+                name: Some(&values.name),
+                body: Some(&values.body),
+                author_id: Some(author.id),
+            };
+            Article::update(conn, id, &changes).await?;
             let mut changes = Changes::default();
             changes.diff("name", &old.name, &values.name);
             changes.diff("body", &old.body, &values.body);
@@ -380,11 +375,7 @@ pub async fn change_submit(
             history::write(
                 conn,
                 &actor,
-                Target {
-                    object_type: MODEL,
-                    id,
-                    repr: &values.name,
-                },
+                target::<Articles>(id, &values.name),
                 Action::Change,
                 &changes.message(),
                 changes.into_value(),
@@ -396,7 +387,7 @@ pub async fn change_submit(
     match saved {
         Ok(()) => {}
         Err(SaveError::Stale) => {
-            let (fresh, _) = load_article(&mut conn, id).await?;
+            let (fresh, _) = load_one::<Articles>(&mut conn, id, false).await?;
             let values = Values {
                 lock: lock::token(fresh.updated_at),
                 ..values
@@ -419,108 +410,7 @@ pub async fn change_submit(
         &admin.session,
         &format!("The article “{}” was changed successfully.", values.name),
     );
-    Ok(redirect(&after_save(&form, id)))
-}
-
-/// `GET /admin/articles/{id}/delete/`
-pub async fn delete_page(
-    admin: Admin,
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AdminError> {
-    admin.require(MODEL, "delete")?;
-    let id = parse_id(&path)?;
-    let mut conn = db::connection(&state.pool).await?;
-    let (article, author) = load_article(&mut conn, id).await?;
-    page(&DeleteConfirmPage {
-        page_title: "Are you sure?".into(),
-        ctx: admin.ctx,
-        kind: "article",
-        items: vec![format!("Article: {} (by {author})", article.name)],
-        repr: article.name,
-        action_url: format!("/admin/articles/{id}/delete/"),
-        back_url: format!("/admin/articles/{id}/change/"),
-    })
-}
-
-/// `POST /admin/articles/{id}/delete/`
-pub async fn delete_submit(
-    admin: Admin,
-    path: web::Path<String>,
-    _form: AdminForm,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AdminError> {
-    admin.require(MODEL, "delete")?;
-    let id = parse_id(&path)?;
-    let mut conn = db::connection(&state.pool).await?;
-    let (article, _) = load_article(&mut conn, id).await?;
-    let target = Target {
-        object_type: MODEL,
-        id,
-        repr: &article.name,
-    };
-    history::delete_logged(&mut conn, &admin.staff.user, target, "name", |conn, id| {
-        diesel::delete(articles::table.find(id)).execute(conn)
-    })
-    .await?;
-    flash(
-        &admin.session,
-        &format!("The article “{}” was deleted successfully.", article.name),
-    );
-    Ok(redirect("/admin/articles/"))
-}
-
-/// `GET /admin/articles/{id}/history/`
-pub async fn history_page(
-    admin: Admin,
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AdminError> {
-    admin.require(MODEL, "view")?;
-    let id = parse_id(&path)?;
-    let mut conn = db::connection(&state.pool).await?;
-    let (article, _) = load_article(&mut conn, id).await?;
-    history::history_page(&mut conn, admin.ctx, MODEL, id, article.name).await
-}
-
-/// `POST /admin/articles/`: delete the ticked articles, after a confirmation page; one history
-/// row per article, all in one transaction.
-pub async fn bulk_delete(
-    admin: Admin,
-    form: AdminForm,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AdminError> {
-    let kind = BulkKind {
-        model: MODEL,
-        singular: "article",
-        plural: "articles",
-        list_url: "/admin/articles/",
-    };
-    simple::bulk_delete(
-        admin,
-        &form.0,
-        &state,
-        kind,
-        async |conn: &mut AsyncPgConnection, ids: &[Uuid]| {
-            let rows: Vec<(Article, String)> = articles::table
-                .inner_join(users::table)
-                .filter(articles::id.eq_any(ids))
-                .order(articles::name.asc())
-                .select((Article::as_select(), users::username))
-                .load(conn)
-                .await?;
-            Ok(rows
-                .into_iter()
-                .map(|(a, author)| Selected {
-                    id: a.id,
-                    label: format!("{} (by {author})", a.name),
-                    name: a.name,
-                })
-                .collect())
-        },
-        |conn, ids| diesel::delete(articles::table.filter(articles::id.eq_any(ids))).execute(conn),
-    )
-    .await
+    Ok(redirect(&after_save(&form, MODEL, id)))
 }
 
 #[cfg(test)]

@@ -1,71 +1,130 @@
-//! Groups admin: name and permissions (grouped checkboxes); list, add, change, delete, history.
+//! Groups admin: name and permissions (grouped checkboxes) on the add and change forms. The
+//! change list, delete, bulk delete and history are the generic ones of [`ModelAdmin`].
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
-use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel::QueryResult;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use uuid::Uuid;
 
-use super::history::{self, Action, Changes, Target};
-use super::lock::{self, SaveError};
-use super::simple::{
-    self, BulkKind, DeleteConfirmPage, ObjectListPage, PER_PAGE, Row, Selected, SimpleParams,
+use super::history::{self, Action, Changes};
+use super::kit::{
+    Admin, ChoiceGroup, PageCtx, after_save, flash, page, parse_id, permission_choices, redirect,
 };
-use super::users::ChoiceGroup;
-use super::{Admin, AdminError, PageCtx, flash, page, redirect};
+use super::lock::{self, SaveError};
+use super::model_admin::{Cell, Column, Count, ListParams, ModelAdmin, Related, load_one, target};
 use crate::auth::csrf::{AdminForm, FormData};
 use crate::auth::staff::Perms;
 use crate::db;
-use crate::models::{Group, new_id};
-use crate::schema::{group_permissions, groups, permissions, user_groups};
-use crate::startup::AppState;
+use crate::error::AdminError;
+use crate::models::{Group, GroupChanges, NewGroup, Permission, new_id};
+use crate::state::AppState;
 
 const MODEL: &str = "groups";
-const COLUMNS: &[(&str, &str)] = &[("name", "Name"), ("created_at", "Created")];
 
-fn parse_id(raw: &str) -> Result<Uuid, AdminError> {
-    Uuid::parse_str(raw).map_err(|_| AdminError::NotFound)
-}
+pub struct Groups;
 
-async fn load_group(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Group, AdminError> {
-    groups::table
-        .find(id)
-        .select(Group::as_select())
-        .first(conn)
-        .await
-        .optional()?
-        .ok_or(AdminError::NotFound)
-}
+impl ModelAdmin for Groups {
+    type Object = Group;
 
-/// The ids of the permissions group `id` grants.
-async fn permission_ids(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<HashSet<Uuid>> {
-    Ok(group_permissions::table
-        .filter(group_permissions::group_id.eq(id))
-        .select(group_permissions::permission_id)
-        .load::<Uuid>(conn)
-        .await?
-        .into_iter()
-        .collect())
-}
+    const MODEL: &'static str = MODEL;
+    const SINGULAR: &'static str = "group";
+    const PLURAL: &'static str = "groups";
+    const NAME_FIELD: &'static str = "name";
+    const COLUMNS: &'static [Column] = &[
+        Column {
+            name: "name",
+            label: "Name",
+        },
+        Column {
+            name: "created_at",
+            label: "Created",
+        },
+    ];
+    const DEFAULT_ORDER: &'static str = "name";
+    const SEARCH_LABEL: &'static str = "Search by name";
 
-/// The permission codenames of each of the groups `ids` (groups without any are absent).
-pub(crate) async fn codenames_by_group(
-    conn: &mut AsyncPgConnection,
-    ids: &[Uuid],
-) -> QueryResult<HashMap<Uuid, HashSet<String>>> {
-    let rows: Vec<(Uuid, String)> = group_permissions::table
-        .inner_join(permissions::table)
-        .filter(group_permissions::group_id.eq_any(ids))
-        .select((group_permissions::group_id, permissions::codename))
-        .load(conn)
-        .await?;
-    let mut by_group: HashMap<Uuid, HashSet<String>> = HashMap::new();
-    for (group, codename) in rows {
-        by_group.entry(group).or_default().insert(codename);
+    fn id(group: &Group) -> Uuid {
+        group.id
     }
-    Ok(by_group)
+
+    fn name(group: &Group) -> &str {
+        &group.name
+    }
+
+    fn cells(group: &Group) -> Vec<Cell> {
+        vec![
+            Cell::Text(group.name.clone()),
+            Cell::Text(history::format_time(group.created_at)),
+        ]
+    }
+
+    async fn load(
+        conn: &mut AsyncPgConnection,
+        ids: &[Uuid],
+        lock: bool,
+    ) -> QueryResult<Vec<Group>> {
+        Group::load_many(conn, ids, lock).await
+    }
+
+    async fn list(
+        conn: &mut AsyncPgConnection,
+        params: &ListParams,
+    ) -> QueryResult<(Option<Count>, Vec<Group>)> {
+        let words: Vec<&str> = params.words().collect();
+        let (column, descending) = params.sort();
+        let (count, rows) = Group::search(
+            conn,
+            &words,
+            column == "created_at",
+            descending,
+            params.per_page,
+            params.offset(),
+        )
+        .await?;
+        Ok((params.is_filtered().then_some(Count::Exact(count)), rows))
+    }
+
+    async fn related(conn: &mut AsyncPgConnection, group: &Group) -> QueryResult<Vec<Related>> {
+        let (members, perms) = Group::member_and_permission_counts(conn, group.id).await?;
+        Ok(vec![
+            Related::line(format!("Group: {}", group.name)),
+            Related::line(format!(
+                "{members} membership(s) (the users themselves stay)"
+            )),
+            Related::line(format!("{perms} permission grant(s)")),
+        ])
+    }
+
+    async fn delete(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<usize> {
+        Group::delete_many(conn, ids).await
+    }
+
+    /// Only groups whose permissions are all one's own: deleting a group takes its rights from
+    /// every member, so it is managing their membership.
+    async fn may_manage(
+        conn: &mut AsyncPgConnection,
+        actor: &Perms,
+        groups: &[Group],
+    ) -> QueryResult<bool> {
+        let ids: Vec<Uuid> = groups.iter().map(|g| g.id).collect();
+        Ok(actor.superuser || actor.is_superset_of(&perms_of_groups(conn, &ids).await?))
+    }
+
+    fn routes(cfg: &mut web::ServiceConfig) {
+        cfg.service(
+            web::resource("/groups/add/")
+                .route(web::get().to(add_page))
+                .route(web::post().to(add_submit)),
+        )
+        .service(
+            web::resource("/groups/{id}/change/")
+                .route(web::get().to(change_page))
+                .route(web::post().to(change_submit)),
+        );
+    }
 }
 
 /// The rights the groups `ids` grant together, as [`Perms`] to compare with an actor's.
@@ -75,72 +134,11 @@ pub(crate) async fn perms_of_groups(
 ) -> QueryResult<Perms> {
     Ok(Perms {
         superuser: false,
-        codenames: codenames_by_group(conn, ids)
+        codenames: Group::codenames_by_group(conn, ids)
             .await?
             .into_values()
             .flatten()
             .collect(),
-    })
-}
-
-/// The list's parameters from its query string.
-pub(crate) fn list_params(query_string: &str) -> SimpleParams {
-    let names: Vec<&str> = COLUMNS.iter().map(|(n, _)| *n).collect();
-    SimpleParams::parse(query_string, &names, COLUMNS[0].0, "")
-}
-
-/// `GET /admin/groups/`
-pub async fn list(
-    admin: Admin,
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AdminError> {
-    admin.require(MODEL, "view")?;
-    let params = list_params(req.query_string());
-    let filtered = || {
-        let mut q = groups::table.into_boxed();
-        for word in params.q.split_whitespace().take(8) {
-            q = q.filter(groups::name.ilike(db::like_pattern(word)));
-        }
-        q
-    };
-    let mut conn = db::connection(&state.pool).await?;
-    let count: i64 = filtered().count().get_result(&mut conn).await?;
-    let ordered = match (params.column(), params.descending()) {
-        ("created_at", false) => filtered().order_by(groups::created_at.asc()),
-        ("created_at", true) => filtered().order_by(groups::created_at.desc()),
-        (_, true) => filtered().order_by(groups::name.desc()),
-        (_, false) => filtered().order_by(groups::name.asc()),
-    };
-    let rows: Vec<Group> = ordered
-        .then_order_by(groups::id.asc())
-        .select(Group::as_select())
-        .limit(PER_PAGE)
-        .offset(params.offset())
-        .load(&mut conn)
-        .await?;
-    page(&ObjectListPage {
-        page_title: "Select group to change".into(),
-        list_url: "/admin/groups/",
-        add_url: "/admin/groups/add/",
-        can_add: admin.ctx.can(MODEL, "add"),
-        can_delete: admin.ctx.can(MODEL, "delete"),
-        ctx: admin.ctx,
-        search_label: "Search by name",
-        filter_name: "",
-        filter_label: "",
-        heads: simple::heads(&params, "", COLUMNS),
-        pages: simple::pages(&params, "", count),
-        summary: format!("{count} group{}", if count == 1 { "" } else { "s" }),
-        rows: rows
-            .into_iter()
-            .map(|g| Row {
-                id: g.id,
-                url: format!("/admin/groups/{}/change/", g.id),
-                cells: vec![g.name, history::format_time(g.created_at)],
-            })
-            .collect(),
-        params,
     })
 }
 
@@ -198,16 +196,16 @@ async fn form_page_with(
     let stored: HashSet<Uuid>;
     let perms = match id {
         Some(id) if !admin.staff.perms.superuser => {
-            stored = permission_ids(conn, id).await?;
+            stored = Group::permission_ids(conn, id).await?;
             &stored
         }
         None if !admin.staff.perms.superuser => &none,
         _ => perms,
     };
-    let perm_groups = simple::permission_choices(conn, perms).await?;
+    let perm_groups = permission_choices(conn, perms).await?;
     let updated_at_token = match (id, lock) {
         (Some(_), Some(lock)) => lock.to_owned(),
-        (Some(id), None) => lock::token(load_group(conn, id).await?.updated_at),
+        (Some(id), None) => lock::token(load_one::<Groups>(conn, id, false).await?.updated_at),
         (None, _) => String::new(),
     };
     let may_change = admin.ctx.can(MODEL, "change");
@@ -242,20 +240,6 @@ async fn within_reach(conn: &mut AsyncPgConnection, actor: &Perms, id: Uuid) -> 
         return Ok(true);
     }
     Ok(actor.is_superset_of(&perms_of_groups(conn, &[id]).await?))
-}
-
-/// A 403 unless the groups `ids` are all within the actor's reach: deleting a group takes its
-/// rights from every member, so it is managing their membership.
-async fn require_reach(
-    conn: &mut AsyncPgConnection,
-    actor: &Perms,
-    ids: &[Uuid],
-) -> Result<(), AdminError> {
-    if actor.superuser || actor.is_superset_of(&perms_of_groups(conn, ids).await?) {
-        Ok(())
-    } else {
-        Err(AdminError::Forbidden)
-    }
 }
 
 /// `GET /admin/groups/add/`
@@ -295,19 +279,6 @@ pub(crate) fn check_name(name: &str) -> Option<String> {
     }
 }
 
-/// Permission codenames of `ids` that exist, sorted.
-async fn codenames(
-    conn: &mut AsyncPgConnection,
-    ids: &HashSet<Uuid>,
-) -> QueryResult<Vec<(Uuid, String)>> {
-    permissions::table
-        .filter(permissions::id.eq_any(ids.iter().copied().collect::<Vec<_>>()))
-        .order(permissions::codename.asc())
-        .select((permissions::id, permissions::codename))
-        .load(conn)
-        .await
-}
-
 /// Creates (`id` None) or updates a group with its permissions, logging old and new in the same
 /// transaction. An update is refused as stale unless the group is still at version `lock` (the
 /// `updated_at` its form was rendered with). A taken name is a unique violation. Only a
@@ -324,7 +295,7 @@ pub async fn save_group(
     perms: &HashSet<Uuid>,
 ) -> Result<Uuid, SaveError> {
     conn.transaction(async |conn| {
-        let new_perms = codenames(conn, perms).await?;
+        let new_perms = Permission::codenames(conn, perms).await?;
         let mut changes = Changes::default();
         let (id, action) = match id {
             None => {
@@ -332,25 +303,20 @@ pub async fn save_group(
                     return Err(SaveError::Forbidden);
                 }
                 let id = new_id();
-                diesel::insert_into(groups::table)
-                    .values((groups::id.eq(id), groups::name.eq(name)))
-                    .execute(conn)
-                    .await?;
+                NewGroup { id, name }.insert(conn).await?;
                 changes.diff("name", None, Some(name));
                 (id, Action::Add)
             }
             Some(id) => {
-                let old: Group = groups::table
-                    .find(id)
-                    .for_update()
-                    .select(Group::as_select())
-                    .first(conn)
-                    .await?;
+                let old = Group::load_many(conn, &[id], true)
+                    .await?
+                    .pop()
+                    .ok_or(diesel::result::Error::NotFound)?;
                 if !lock::is_current(old.updated_at, lock) {
                     return Err(SaveError::Stale);
                 }
-                let old_ids = permission_ids(conn, id).await?;
-                let old_perms = codenames(conn, &old_ids).await?;
+                let old_ids = Group::permission_ids(conn, id).await?;
+                let old_perms = Permission::codenames(conn, &old_ids).await?;
                 if !actor_perms.superuser {
                     let held = Perms {
                         superuser: false,
@@ -360,10 +326,7 @@ pub async fn save_group(
                         return Err(SaveError::Forbidden);
                     }
                 }
-                diesel::update(groups::table.find(id))
-                    .set(groups::name.eq(name))
-                    .execute(conn)
-                    .await?;
+                Group::update(conn, id, &GroupChanges { name: Some(name) }).await?;
                 changes.diff("name", old.name.as_str(), name);
                 let names = |v: &Vec<(Uuid, String)>| -> Vec<String> {
                     v.iter().map(|(_, c)| c.clone()).collect()
@@ -371,28 +334,13 @@ pub async fn save_group(
                 changes.diff("permissions", names(&old_perms), names(&new_perms));
                 if old_perms != new_perms {
                     // The name may be unchanged: move the group's version on all the same.
-                    lock::touch(conn, lock::Versioned::Groups, id).await?;
+                    Group::bump_version(conn, id).await?;
                 }
-                diesel::delete(group_permissions::table.filter(group_permissions::group_id.eq(id)))
-                    .execute(conn)
-                    .await?;
                 (id, Action::Change)
             }
         };
-        diesel::insert_into(group_permissions::table)
-            .values(
-                new_perms
-                    .iter()
-                    .map(|(p, _)| {
-                        (
-                            group_permissions::group_id.eq(id),
-                            group_permissions::permission_id.eq(*p),
-                        )
-                    })
-                    .collect::<Vec<_>>(),
-            )
-            .execute(conn)
-            .await?;
+        let granted: Vec<Uuid> = new_perms.iter().map(|(p, _)| *p).collect();
+        Group::set_permissions(conn, id, &granted).await?;
         if matches!(action, Action::Add) {
             let list: Vec<String> = new_perms.iter().map(|(_, c)| c.clone()).collect();
             changes.diff("permissions", Vec::new(), list);
@@ -404,11 +352,7 @@ pub async fn save_group(
         history::write(
             conn,
             actor,
-            Target {
-                object_type: MODEL,
-                id,
-                repr: name,
-            },
+            target::<Groups>(id, name),
             action,
             &message,
             changes.into_value(),
@@ -428,7 +372,7 @@ async fn submit(
     let (name, perms) = posted(&form);
     let mut conn = db::connection(&state.pool).await?;
     if let Some(id) = id {
-        load_group(&mut conn, id).await?;
+        load_one::<Groups>(&mut conn, id, false).await?;
     }
     let lock = form.get(lock::FIELD);
     if let Some(error) = check_name(&name) {
@@ -492,13 +436,7 @@ async fn submit(
             if id.is_some() { "changed" } else { "added" }
         ),
     );
-    Ok(redirect(&if form.has("_continue") {
-        format!("/admin/groups/{saved}/change/")
-    } else if form.has("_addanother") {
-        "/admin/groups/add/".to_owned()
-    } else {
-        "/admin/groups/".to_owned()
-    }))
+    Ok(redirect(&after_save(&form, MODEL, saved)))
 }
 
 /// `POST /admin/groups/add/`
@@ -520,8 +458,8 @@ pub async fn change_page(
     admin.require(MODEL, "view")?;
     let id = parse_id(&path)?;
     let mut conn = db::connection(&state.pool).await?;
-    let group = load_group(&mut conn, id).await?;
-    let perms = permission_ids(&mut conn, id).await?;
+    let group = load_one::<Groups>(&mut conn, id, false).await?;
+    let perms = Group::permission_ids(&mut conn, id).await?;
     // The token is the version read before the permissions: if a save lands in between, the form
     // shows newer permissions under an older token, and its save is refused as stale rather than
     // silently dropping that save's permissions.
@@ -549,129 +487,4 @@ pub async fn change_submit(
     admin.require(MODEL, "change")?;
     let id = parse_id(&path)?;
     submit(admin, Some(id), form.0, state).await
-}
-
-/// `GET /admin/groups/{id}/delete/`
-pub async fn delete_page(
-    admin: Admin,
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AdminError> {
-    admin.require(MODEL, "delete")?;
-    let id = parse_id(&path)?;
-    let mut conn = db::connection(&state.pool).await?;
-    let group = load_group(&mut conn, id).await?;
-    require_reach(&mut conn, &admin.staff.perms, &[id]).await?;
-    let members: i64 = user_groups::table
-        .filter(user_groups::group_id.eq(id))
-        .count()
-        .get_result(&mut conn)
-        .await?;
-    let perms: i64 = group_permissions::table
-        .filter(group_permissions::group_id.eq(id))
-        .count()
-        .get_result(&mut conn)
-        .await?;
-    page(&DeleteConfirmPage {
-        page_title: "Are you sure?".into(),
-        ctx: admin.ctx,
-        kind: "group",
-        items: vec![
-            format!("Group: {}", group.name),
-            format!("{members} membership(s) (the users themselves stay)"),
-            format!("{perms} permission grant(s)"),
-        ],
-        repr: group.name,
-        action_url: format!("/admin/groups/{id}/delete/"),
-        back_url: format!("/admin/groups/{id}/change/"),
-    })
-}
-
-/// `POST /admin/groups/{id}/delete/`
-pub async fn delete_submit(
-    admin: Admin,
-    path: web::Path<String>,
-    _form: AdminForm,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AdminError> {
-    admin.require(MODEL, "delete")?;
-    let id = parse_id(&path)?;
-    let mut conn = db::connection(&state.pool).await?;
-    let group = load_group(&mut conn, id).await?;
-    require_reach(&mut conn, &admin.staff.perms, &[id]).await?;
-    let target = Target {
-        object_type: MODEL,
-        id,
-        repr: &group.name,
-    };
-    history::delete_logged(&mut conn, &admin.staff.user, target, "name", |conn, id| {
-        diesel::delete(groups::table.find(id)).execute(conn)
-    })
-    .await?;
-    flash(
-        &admin.session,
-        &format!("The group “{}” was deleted successfully.", group.name),
-    );
-    Ok(redirect("/admin/groups/"))
-}
-
-/// `GET /admin/groups/{id}/history/`
-pub async fn history_page(
-    admin: Admin,
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AdminError> {
-    admin.require(MODEL, "view")?;
-    let id = parse_id(&path)?;
-    let mut conn = db::connection(&state.pool).await?;
-    let group = load_group(&mut conn, id).await?;
-    history::history_page(&mut conn, admin.ctx, MODEL, id, group.name).await
-}
-
-/// `POST /admin/groups/`: delete the ticked groups, after a confirmation page; one history row
-/// per group, all in one transaction.
-pub async fn bulk_delete(
-    admin: Admin,
-    form: AdminForm,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AdminError> {
-    admin.require(MODEL, "delete")?;
-    let mut conn = db::connection(&state.pool).await?;
-    require_reach(
-        &mut conn,
-        &admin.staff.perms,
-        &simple::selected_ids(&form.0),
-    )
-    .await?;
-    drop(conn);
-    let kind = BulkKind {
-        model: MODEL,
-        singular: "group",
-        plural: "groups",
-        list_url: "/admin/groups/",
-    };
-    simple::bulk_delete(
-        admin,
-        &form.0,
-        &state,
-        kind,
-        async |conn: &mut AsyncPgConnection, ids: &[Uuid]| {
-            let rows: Vec<Group> = groups::table
-                .filter(groups::id.eq_any(ids))
-                .order(groups::name.asc())
-                .select(Group::as_select())
-                .load(conn)
-                .await?;
-            Ok(rows
-                .into_iter()
-                .map(|g| Selected {
-                    id: g.id,
-                    label: g.name.clone(),
-                    name: g.name,
-                })
-                .collect())
-        },
-        |conn, ids| diesel::delete(groups::table.filter(groups::id.eq_any(ids))).execute(conn),
-    )
-    .await
 }

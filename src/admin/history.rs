@@ -2,14 +2,12 @@
 //! written by the caller inside the same transaction as the change itself.
 
 use chrono::{DateTime, Utc};
-use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use futures_util::future::BoxFuture;
+use diesel::QueryResult;
+use diesel_async::AsyncPgConnection;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::models::{AdminLogEntry, NewAdminLogEntry, User, new_id};
-use crate::schema::admin_log;
 
 /// Field-by-field changes: `{"field": {"old": …, "new": …}}`. Secrets never go in here.
 #[derive(Debug, Default)]
@@ -86,21 +84,19 @@ pub async fn write(
 ) -> QueryResult<()> {
     let object_id = target.id.to_string();
     let repr: String = target.repr.chars().take(200).collect();
-    diesel::insert_into(admin_log::table)
-        .values(NewAdminLogEntry {
-            id: new_id(),
-            user_id: Some(actor.id),
-            username: &actor.username,
-            object_type: target.object_type,
-            object_id: &object_id,
-            object_repr: &repr,
-            action: action.as_str(),
-            change_message: message,
-            changes,
-        })
-        .execute(conn)
-        .await?;
-    Ok(())
+    NewAdminLogEntry {
+        id: new_id(),
+        user_id: Some(actor.id),
+        username: &actor.username,
+        object_type: target.object_type,
+        object_id: &object_id,
+        object_repr: &repr,
+        action: action.as_str(),
+        change_message: message,
+        changes,
+    }
+    .insert(conn)
+    .await
 }
 
 /// One history row as pages show it.
@@ -160,13 +156,7 @@ pub async fn recent_for_user(
     user_id: Uuid,
     limit: i64,
 ) -> QueryResult<Vec<LogRow>> {
-    let rows: Vec<AdminLogEntry> = admin_log::table
-        .filter(admin_log::user_id.eq(user_id))
-        .order((admin_log::created_at.desc(), admin_log::id.desc()))
-        .limit(limit)
-        .select(AdminLogEntry::as_select())
-        .load(conn)
-        .await?;
+    let rows = AdminLogEntry::recent_by(conn, user_id, limit).await?;
     Ok(rows.into_iter().map(LogRow::from).collect())
 }
 
@@ -176,42 +166,15 @@ pub async fn for_object(
     object_type: &str,
     id: Uuid,
 ) -> QueryResult<Vec<LogRow>> {
-    let rows: Vec<AdminLogEntry> = admin_log::table
-        .filter(admin_log::object_type.eq(object_type))
-        .filter(admin_log::object_id.eq(id.to_string()))
-        .order((admin_log::created_at.asc(), admin_log::id.asc()))
-        .limit(1000)
-        .select(AdminLogEntry::as_select())
-        .load(conn)
-        .await?;
+    let rows = AdminLogEntry::for_object(conn, object_type, id).await?;
     Ok(rows.into_iter().map(LogRow::from).collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_real_changes_are_recorded() {
-        let mut c = Changes::default();
-        c.diff("email", "a@x.io", "a@x.io");
-        assert!(c.is_empty());
-        c.diff("email", "a@x.io", "b@x.io");
-        c.diff("is_staff", false, true);
-        c.mark("password", "changed");
-        assert_eq!(c.message(), "Changed email, is_staff, password.");
-        let v = c.into_value();
-        assert_eq!(v["email"]["old"], "a@x.io");
-        assert_eq!(v["is_staff"]["new"], true);
-        assert_eq!(v["password"]["note"], "changed");
-    }
 }
 
 #[derive(askama::Template)]
 #[template(path = "admin/history.html")]
 struct HistoryPage {
     page_title: String,
-    ctx: super::PageCtx,
+    ctx: super::kit::PageCtx,
     object_repr: String,
     change_url: String,
     rows: Vec<LogRow>,
@@ -220,13 +183,13 @@ struct HistoryPage {
 /// The history page of one object (`/admin/<model>/<id>/history/`), oldest entry first.
 pub async fn history_page(
     conn: &mut AsyncPgConnection,
-    ctx: super::PageCtx,
+    ctx: super::kit::PageCtx,
     object_type: &str,
     id: Uuid,
     repr: String,
-) -> Result<actix_web::HttpResponse, super::AdminError> {
+) -> Result<actix_web::HttpResponse, crate::error::AdminError> {
     let rows = for_object(conn, object_type, id).await?;
-    super::page(&HistoryPage {
+    super::kit::page(&HistoryPage {
         page_title: format!("Change history: {repr}"),
         ctx,
         object_repr: repr,
@@ -256,39 +219,22 @@ pub async fn write_deletion(
     .await
 }
 
-/// Deletes one object and logs it, in one transaction. `delete` removes the row by id; a plain fn
-/// returning a boxed future, because the transaction needs a `Send` future.
-pub async fn delete_logged(
-    conn: &mut AsyncPgConnection,
-    actor: &User,
-    target: Target<'_>,
-    field: &str,
-    delete: for<'c> fn(&'c mut AsyncPgConnection, Uuid) -> BoxFuture<'c, QueryResult<usize>>,
-) -> QueryResult<()> {
-    conn.transaction(async |conn| {
-        write_deletion(conn, actor, target, field, "Deleted.").await?;
-        delete(conn, target.id).await?;
-        Ok(())
-    })
-    .await
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// One deletion row per `(id, repr)` (bulk deletes log every object).
-pub async fn write_deletions(
-    conn: &mut AsyncPgConnection,
-    actor: &User,
-    object_type: &str,
-    field: &str,
-    objects: &[(Uuid, &str)],
-    message: &str,
-) -> QueryResult<()> {
-    for (id, repr) in objects {
-        let target = Target {
-            object_type,
-            id: *id,
-            repr,
-        };
-        write_deletion(conn, actor, target, field, message).await?;
+    #[test]
+    fn only_real_changes_are_recorded() {
+        let mut c = Changes::default();
+        c.diff("email", "a@x.io", "a@x.io");
+        assert!(c.is_empty());
+        c.diff("email", "a@x.io", "b@x.io");
+        c.diff("is_staff", false, true);
+        c.mark("password", "changed");
+        assert_eq!(c.message(), "Changed email, is_staff, password.");
+        let v = c.into_value();
+        assert_eq!(v["email"]["old"], "a@x.io");
+        assert_eq!(v["is_staff"]["new"], true);
+        assert_eq!(v["password"]["note"], "changed");
     }
-    Ok(())
 }

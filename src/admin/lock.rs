@@ -4,15 +4,13 @@
 //! field `updated_at`). The save locks the row (`SELECT … FOR UPDATE`), compares, and refuses with
 //! [`SaveError::Stale`] when someone saved in between; the handler then shows the form again with
 //! the entries kept, a "changed by someone else" message and status 409. `updated_at` moves on
-//! every real change of the row (the trigger makes it strictly increase), and [`touch`] moves it
-//! when only the object's relations changed (a user's groups, a group's permissions), so no change
-//! can slip past the comparison.
+//! every real change of the row (the trigger makes it strictly increase), and `bump_version` (of
+//! `User` and `Group`) moves it when only the object's relations changed (a user's groups, a
+//! group's permissions), so no change can slip past the comparison.
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use chrono::{DateTime, SecondsFormat, Utc};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use uuid::Uuid;
 
 /// The hidden form field holding the token.
 pub const FIELD: &str = "updated_at";
@@ -59,37 +57,6 @@ pub fn conflict(mut response: HttpResponse) -> HttpResponse {
         *response.status_mut() = StatusCode::CONFLICT;
     }
     response
-}
-
-/// Tables whose relations are edited on their change forms.
-#[derive(Clone, Copy)]
-pub enum Versioned {
-    Users,
-    Groups,
-}
-
-/// Moves the row's `updated_at` on although no column of it changed (only its relations did), so
-/// forms loaded before this save become stale.
-pub async fn touch(
-    conn: &mut AsyncPgConnection,
-    table: Versioned,
-    id: Uuid,
-) -> diesel::QueryResult<()> {
-    let sql = match table {
-        Versioned::Users => {
-            "UPDATE users SET updated_at = \
-             GREATEST(clock_timestamp(), updated_at + interval '1 microsecond') WHERE id = $1"
-        }
-        Versioned::Groups => {
-            "UPDATE groups SET updated_at = \
-             GREATEST(clock_timestamp(), updated_at + interval '1 microsecond') WHERE id = $1"
-        }
-    };
-    diesel::sql_query(sql)
-        .bind::<diesel::sql_types::Uuid, _>(id)
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 #[cfg(test)]

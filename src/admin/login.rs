@@ -1,30 +1,23 @@
 //! Login, logout (POST only) and the staff member's own password change.
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use actix_session::SessionExt;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::history::{self, Action, Changes, Target};
-use super::{Admin, AdminError, PageCtx, page, page_with_status, redirect, safe_next};
+use super::kit::{Admin, FieldErrors, PageCtx, page, page_with_status, redirect, safe_next};
+use super::passwords::{check_new_password, hash_blocking, password_help, set_password_logged};
 use crate::auth::client_ip;
 use crate::auth::csrf::{self, AdminForm};
-use crate::auth::password::{self, UserAttributes};
+use crate::auth::password::UserAttributes;
 use crate::auth::staff::{self, LoginOutcome, PasswordCheck};
 use crate::db;
-use crate::models::User;
-use crate::schema::users;
-use crate::startup::AppState;
-
-/// Field name → messages, shown next to each field.
-pub type FieldErrors = BTreeMap<&'static str, Vec<String>>;
+use crate::error::AdminError;
+use crate::state::AppState;
 
 /// The message for every failed login, whatever the reason (no account enumeration).
 pub const LOGIN_FAILED: &str = "Please enter the correct username (or email) and password for a \
@@ -194,15 +187,6 @@ impl PasswordChangePage {
     }
 }
 
-pub fn password_help() -> Vec<String> {
-    vec![
-        format!("At least {} characters.", password::MIN_PASSWORD_LENGTH),
-        "Not entirely numeric.".into(),
-        "Not too similar to the username, names or email address.".into(),
-        "Not a commonly used password.".into(),
-    ]
-}
-
 fn password_change_form(admin: Admin, errors: FieldErrors) -> Result<HttpResponse, AdminError> {
     password_change_form_with(StatusCode::OK, admin, errors)
 }
@@ -226,74 +210,6 @@ fn password_change_form_with(
 /// `GET /admin/password_change/`
 pub async fn password_change_page(admin: Admin) -> Result<HttpResponse, AdminError> {
     password_change_form(admin, FieldErrors::new())
-}
-
-/// Checks a new password typed twice against the validators; errors go on `field2`.
-pub fn check_new_password(
-    new1: &str,
-    new2: &str,
-    user: UserAttributes<'_>,
-    field2: &'static str,
-    errors: &mut FieldErrors,
-) {
-    if new1 != new2 {
-        errors
-            .entry(field2)
-            .or_default()
-            .push("The two password fields didn't match.".into());
-        return;
-    }
-    let problems = password::validate_password(new2, user);
-    if !problems.is_empty() {
-        errors.entry(field2).or_default().extend(problems);
-    }
-}
-
-/// Hashes on the blocking pool (Argon2 is CPU-heavy).
-pub async fn hash_blocking(new: String) -> Result<String, AdminError> {
-    web::block(move || password::hash_password(&SecretString::from(new)))
-        .await
-        .map_err(AdminError::internal)?
-        .map_err(AdminError::internal)
-}
-
-/// Sets `target`'s password, bumps its session epoch and logs who did it, in one transaction.
-/// Returns the new epoch.
-pub async fn set_password_logged(
-    conn: &mut AsyncPgConnection,
-    actor: &User,
-    target: &User,
-    hash: String,
-) -> Result<i32, AdminError> {
-    let epoch = conn
-        .transaction(async |conn| {
-            let epoch: i32 = diesel::update(users::table.find(target.id))
-                .set((
-                    users::password_hash.eq(&hash),
-                    users::session_epoch.eq(users::session_epoch + 1),
-                ))
-                .returning(users::session_epoch)
-                .get_result(conn)
-                .await?;
-            let mut changes = Changes::default();
-            changes.mark("password", "changed");
-            history::write(
-                conn,
-                actor,
-                Target {
-                    object_type: "users",
-                    id: target.id,
-                    repr: &target.username,
-                },
-                Action::Change,
-                "Changed password.",
-                changes.into_value(),
-            )
-            .await?;
-            Ok::<_, diesel::result::Error>(epoch)
-        })
-        .await?;
-    Ok(epoch)
 }
 
 /// `POST /admin/password_change/`

@@ -5,21 +5,18 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
-use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::AsyncPgConnection;
 use serde::Serialize;
 use std::collections::HashMap;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::input::{FieldErrors, Fields, JsonObject};
-use super::{ErrorBody, parse_id};
+use super::input::{FieldErrors, Fields, JsonObject, parse_id};
 use crate::auth::cognito::{Caller, CognitoUser};
 use crate::db;
-use crate::error::ApiError;
-use crate::models::{Article, NewArticle, new_id};
-use crate::schema::{articles, users};
-use crate::startup::AppState;
+use crate::error::{ApiError, ErrorBody};
+use crate::models::{Article, ArticleChanges, ArticleOrder, ArticleSearch, NewArticle, new_id};
+use crate::state::AppState;
 
 pub const MAX_NAME_CHARS: usize = 50;
 pub const MAX_BODY_CHARS: usize = 100_000;
@@ -168,13 +165,8 @@ fn article_not_found() -> ApiError {
 }
 
 async fn load(conn: &mut AsyncPgConnection, id: Uuid) -> Result<(Article, String), ApiError> {
-    articles::table
-        .inner_join(users::table)
-        .filter(articles::id.eq(id))
-        .select((Article::as_select(), users::username))
-        .first(conn)
-        .await
-        .optional()?
+    Article::find_with_author(conn, id)
+        .await?
         .ok_or_else(article_not_found)
 }
 
@@ -301,27 +293,22 @@ pub async fn list(
     caller.require_read_scope(&state.settings.api_read_scope)?;
     let params = list_params(&query)?;
     let mut conn = db::connection(&state.pool).await?;
-    let filtered = || {
-        let mut q = articles::table.inner_join(users::table).into_boxed();
-        if let Some(search) = &params.search {
-            // `%` and `_` in a search are literal: "50%" finds the text "50%".
-            q = q.filter(articles::name.ilike(db::like_pattern(search)));
-        }
-        q
+    let (order, descending) = match params.ordering {
+        "created_at" => (ArticleOrder::CreatedAt, false),
+        "name" => (ArticleOrder::Name, false),
+        "-name" => (ArticleOrder::Name, true),
+        _ => (ArticleOrder::CreatedAt, true),
     };
-    let total: i64 = filtered().count().get_result(&mut conn).await?;
-    let mut q = filtered().select((Article::as_select(), users::username));
-    q = match params.ordering {
-        "created_at" => q.order((articles::created_at.asc(), articles::id.asc())),
-        "name" => q.order((articles::name.asc(), articles::id.asc())),
-        "-name" => q.order((articles::name.desc(), articles::id.desc())),
-        _ => q.order((articles::created_at.desc(), articles::id.desc())),
+    let search = ArticleSearch {
+        // The whole search is one pattern, `%` and `_` literal: "50%" finds the text "50%".
+        words: params.search.as_deref().into_iter().collect(),
+        author: "",
+        order,
+        descending,
+        limit: params.per_page,
+        offset: (params.page - 1) * params.per_page,
     };
-    let rows: Vec<(Article, String)> = q
-        .limit(params.per_page)
-        .offset((params.page - 1) * params.per_page)
-        .load(&mut conn)
-        .await?;
+    let (total, rows) = Article::search(&mut conn, &search).await?;
     let last_page = (total + params.per_page - 1) / params.per_page;
     Ok(web::Json(ArticlePage {
         items: rows
@@ -446,28 +433,19 @@ pub async fn update(
     let (name, text) = f.errors.finish((name, text))?;
     let mut conn = db::connection(&state.pool).await?;
     let (article, author) = load_for_change(&req, &caller, &state, &mut conn, id).await?;
-    #[derive(AsChangeset)]
-    #[diesel(table_name = articles)]
-    struct Changes {
-        name: Option<String>,
-        body: Option<String>,
-    }
     let updated = if name.is_none() && text.is_none() {
         article
     } else {
         // The version read above is the one being changed: a concurrent write in between makes
         // this match nothing, and the client hears 412 instead of losing that write.
-        diesel::update(
-            articles::table
-                .filter(articles::id.eq(id))
-                .filter(articles::updated_at.eq(article.updated_at)),
-        )
-        .set(&Changes { name, body: text })
-        .returning(Article::as_returning())
-        .get_result(&mut conn)
-        .await
-        .optional()?
-        .ok_or_else(precondition_failed)?
+        let changes = ArticleChanges {
+            name: name.as_deref(),
+            body: text.as_deref(),
+            author_id: None,
+        };
+        Article::update_if_current(&mut conn, id, article.updated_at, &changes)
+            .await?
+            .ok_or_else(precondition_failed)?
     };
     let response = HttpResponse::Ok().json(ArticleOut::new(updated.clone(), author));
     Ok(with_etag(response, &updated))
@@ -495,14 +473,7 @@ pub async fn remove(
     let id = parse_id(&id).ok_or_else(article_not_found)?;
     let mut conn = db::connection(&state.pool).await?;
     let (article, _) = load_for_change(&req, &caller, &state, &mut conn, id).await?;
-    let deleted = diesel::delete(
-        articles::table
-            .filter(articles::id.eq(id))
-            .filter(articles::updated_at.eq(article.updated_at)),
-    )
-    .execute(&mut conn)
-    .await?;
-    if deleted == 0 {
+    if !Article::delete_if_current(&mut conn, id, article.updated_at).await? {
         // Changed (or deleted) between our read and this delete.
         return Err(precondition_failed());
     }

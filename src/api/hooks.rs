@@ -18,13 +18,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::ErrorBody;
 use super::input::{FieldErrors, SmallBody};
 use crate::auth::cognito::provisioning::{self, Identity, Profile};
+use crate::auth::cognito::verify;
 use crate::db;
 use crate::error::ApiError;
+use crate::error::ErrorBody;
 use crate::models::{User, hook_signature};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub const SIGNATURE_HEADER: &str = "x-gatehouse-signature";
 /// How far a signature's timestamp may be from now, either way.
@@ -170,7 +171,7 @@ pub async fn post_confirmation(
     let attributes = &event.request.user_attributes;
     let mut errors = FieldErrors::default();
     let sub = attributes.get("sub").map(String::as_str).unwrap_or("");
-    if !provisioning::valid_sub(sub) {
+    if !verify::valid_sub(sub) {
         errors.add(
             "request.userAttributes.sub",
             "A sub of 1–128 characters, not blank and without control characters, is required.",

@@ -11,8 +11,14 @@ use actix_web::{FromRequest, HttpRequest};
 use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
 use serde_json::{Map, Value};
+use uuid::Uuid;
 
 use crate::error::ApiError;
+
+/// Ids in paths are UUIDs; anything else names nothing (404, never a 500).
+pub fn parse_id(raw: &str) -> Option<Uuid> {
+    Uuid::try_parse(raw).ok()
+}
 
 /// Largest request body the API reads (an article body is at most `MAX_BODY_CHARS`).
 pub const MAX_REQUEST_BYTES: usize = 256 * 1024;

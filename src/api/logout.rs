@@ -1,12 +1,12 @@
 use actix_web::{HttpResponse, post, web};
 use chrono::{DateTime, Duration, Utc};
 
-use super::ErrorBody;
 use crate::auth::cognito::{AuthError, Claims, CognitoUser};
 use crate::db;
 use crate::error::ApiError;
+use crate::error::ErrorBody;
 use crate::models::{NewRevokedToken, new_id};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Sign out: refuses, from now on, the caller's token and every token refreshed from the same
 /// sign-in (`origin_jti`). Kept as long as that sign-in can mint tokens: its refresh token lives

@@ -1,19 +1,15 @@
 use actix_web::{get, patch, web};
 use chrono::{DateTime, Utc};
-use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::ErrorBody;
 use super::input::{Fields, JsonObject};
 use crate::auth::cognito::CognitoUser;
 use crate::db;
-use crate::error::ApiError;
-use crate::models::User;
-use crate::schema::users;
-use crate::startup::AppState;
+use crate::error::{ApiError, ErrorBody};
+use crate::models::{ProfileChanges, User};
+use crate::state::AppState;
 
 /// What an app user may know about their own account: never the password hash, staff flags or
 /// internal revocation state.
@@ -117,20 +113,12 @@ pub async fn update(
     if first_name.is_none() && last_name.is_none() {
         return Ok(web::Json(Me::new(user, claims.groups())));
     }
-    #[derive(AsChangeset)]
-    #[diesel(table_name = users)]
-    struct Changes {
-        first_name: Option<String>,
-        last_name: Option<String>,
-    }
+    let changes = ProfileChanges {
+        first_name: first_name.as_deref(),
+        last_name: last_name.as_deref(),
+        ..ProfileChanges::default()
+    };
     let mut conn = db::connection(&state.pool).await?;
-    let updated = diesel::update(users::table.find(user.id))
-        .set(&Changes {
-            first_name,
-            last_name,
-        })
-        .returning(User::as_returning())
-        .get_result(&mut conn)
-        .await?;
+    let updated = User::update_profile(&mut conn, user.id, &changes).await?;
     Ok(web::Json(Me::new(updated, claims.groups())))
 }

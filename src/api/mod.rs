@@ -5,19 +5,15 @@
 //! signed Cognito hook under `/api/v1/hooks`, and the OpenAPI document. Routes are registered
 //! through utoipa-actix-web, which documents each one as it registers it, so the OpenAPI document
 //! cannot miss a route.
-
-use std::collections::BTreeMap;
+//!
+//! This file is the router; the OpenAPI document and its pages are built in `openapi.rs`.
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpRequest, HttpResponse, web};
-use serde::Serialize;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use actix_web::{HttpRequest, web};
+use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
-use utoipa_actix_web::{AppExt, scope};
-use uuid::Uuid;
 
 use crate::auth::cognito::require_cognito_user;
 use crate::error::ApiError;
@@ -28,64 +24,9 @@ pub mod hooks;
 pub mod input;
 pub mod logout;
 pub mod me;
+pub mod openapi;
 
-/// The shape of every API error.
-#[derive(Serialize, ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ErrorDetail {
-    /// Stable, machine-readable: `missing_token`, `token_expired`, `validation_error`, … (see the
-    /// README for the full list).
-    pub code: String,
-    /// For humans; may change.
-    pub message: String,
-    /// `validation_error` only: messages per field.
-    pub fields: Option<BTreeMap<String, Vec<String>>>,
-    /// 5xx only: quote it when reporting the failure.
-    pub request_id: Option<String>,
-}
-
-/// Ids in paths are UUIDs; anything else names nothing (404, never a 500).
-pub fn parse_id(raw: &str) -> Option<Uuid> {
-    Uuid::try_parse(raw).ok()
-}
-
-struct BearerScheme;
-
-impl Modify for BearerScheme {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .description(Some(
-                        "An Amazon Cognito user-pool access token (or id token, per \
-                         COGNITO_TOKEN_USE).",
-                    ))
-                    .build(),
-            ),
-        );
-    }
-}
-
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "Gatehouse API",
-        description = "JSON API for app users authenticated by an Amazon Cognito user pool. \
-                       Errors are `{\"error\": {\"code\", \"message\", \"fields\"?, \"request_id\"?}}`; \
-                       timestamps are RFC 3339 UTC; ids are UUIDs."
-    ),
-    modifiers(&BearerScheme),
-    components(schemas(ErrorBody))
-)]
-struct ApiDoc;
+pub use openapi::{ApiSpec, docs_html, openapi_json};
 
 /// Registers every API route (used by the server and by [`openapi`], so both see the same list).
 pub fn config(cfg: &mut ServiceConfig) {
@@ -111,180 +52,8 @@ pub fn config(cfg: &mut ServiceConfig) {
     );
 }
 
-/// The OpenAPI 3 document of the routes `config` registers.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    let mut doc = ApiDoc::openapi();
-    doc.info.version = crate::VERSION.to_owned();
-    let (_, mut doc) = App::new()
-        .into_utoipa_app()
-        .openapi(doc)
-        .configure(config)
-        .split_for_parts();
-    document_common_errors(&mut doc);
-    doc
-}
-
-/// Adds the error answers every operation of a kind can give, where its handler did not document
-/// them itself: a client (and schemathesis) can then rely on "every status is documented".
-///
-/// - any operation: `500 internal_error`, `503 database_unavailable` (or the JWKS/Cognito ones);
-/// - behind the token guard: `400 invalid_request` (a malformed `Authorization` header), `401`
-///   (the token codes), `403` (`user_inactive`, `user_not_provisioned`, …);
-/// - with a JSON body: `400 malformed_json`/`malformed_body`, `413 payload_too_large`,
-///   `415 unsupported_media_type` (not the hook, which takes any type), `422 validation_error`;
-/// - with path parameters: `404 not_found`; with query parameters: `422 validation_error`.
-fn document_common_errors(doc: &mut utoipa::openapi::OpenApi) {
-    use utoipa::openapi::path::{Operation, ParameterIn};
-    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
-
-    let error = |description: &str| {
-        RefOr::T(
-            ResponseBuilder::new()
-                .description(description)
-                .content(
-                    "application/json",
-                    ContentBuilder::new()
-                        .schema(Some(Ref::from_schema_name("ErrorBody")))
-                        .build(),
-                )
-                .build(),
-        )
-    };
-    let add = |op: &mut Operation, status: &str, description: &str| {
-        op.responses
-            .responses
-            .entry(status.to_owned())
-            .or_insert_with(|| error(description));
-    };
-    for (path, item) in doc.paths.paths.iter_mut() {
-        let is_hook = path.starts_with("/api/v1/hooks/");
-        for op in [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let has = |place: ParameterIn| {
-                op.parameters.iter().flatten().any(|p| match p {
-                    RefOr::T(p) => p.parameter_in == place,
-                    RefOr::Ref(_) => false,
-                })
-            };
-            let (path_params, query_params) = (has(ParameterIn::Path), has(ParameterIn::Query));
-            let guarded = op.security.as_ref().is_some_and(|s| !s.is_empty());
-            let body = op.request_body.is_some();
-            if guarded {
-                add(
-                    op,
-                    "400",
-                    "invalid_request: a malformed Authorization header",
-                );
-                add(op, "401", "No valid token (see the error codes)");
-                add(
-                    op,
-                    "403",
-                    "user_inactive, user_not_provisioned, user_required, insufficient_scope or \
-                     forbidden_group",
-                );
-            }
-            if body {
-                add(op, "400", "malformed_json or malformed_body");
-                add(op, "413", "payload_too_large");
-                if !is_hook {
-                    add(
-                        op,
-                        "415",
-                        "unsupported_media_type: send Content-Type: application/json",
-                    );
-                }
-                add(op, "422", "validation_error");
-            }
-            if path_params {
-                add(op, "404", "not_found (also for an id that is not a UUID)");
-            }
-            if query_params {
-                add(
-                    op,
-                    "422",
-                    "validation_error: a query parameter is out of range",
-                );
-            }
-            add(
-                op,
-                "500",
-                "internal_error: a server fault; quote `request_id`",
-            );
-            add(
-                op,
-                "503",
-                "database_unavailable, jwks_unavailable or cognito_not_configured",
-            );
-        }
-    }
-}
-
-/// The document, the route table for 405s, both computed once at start.
-pub struct ApiSpec {
-    pub json: String,
-    /// The same document as a page (`/api/docs`), rendered once.
-    pub html: String,
-    routes: Vec<(Vec<String>, Vec<Method>)>,
-}
-
-impl ApiSpec {
-    pub fn build() -> Self {
-        let doc = openapi();
-        let routes = doc
-            .paths
-            .paths
-            .iter()
-            .map(|(path, item)| {
-                let segments = path
-                    .trim_matches('/')
-                    .split('/')
-                    .map(str::to_owned)
-                    .collect();
-                let methods = [
-                    (&item.get, Method::GET),
-                    (&item.post, Method::POST),
-                    (&item.put, Method::PUT),
-                    (&item.patch, Method::PATCH),
-                    (&item.delete, Method::DELETE),
-                ]
-                .into_iter()
-                .filter(|(op, _)| op.is_some())
-                .map(|(_, m)| m)
-                .collect();
-                (segments, methods)
-            })
-            .collect();
-        let json = doc.to_json().unwrap_or_else(|_| "{}".into());
-        let value: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
-        let html = askama::Template::render(&docs::ApiDocs::from_openapi(&value))
-            .unwrap_or_else(|e| format!("the API documentation failed to render: {e}"));
-        ApiSpec { json, html, routes }
-    }
-
-    /// The methods a path supports, if it is an API path at all.
-    pub fn allowed(&self, path: &str) -> Option<&[Method]> {
-        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-        self.routes.iter().find_map(|(segments, methods)| {
-            let matches = segments.len() == parts.len()
-                && segments
-                    .iter()
-                    .zip(&parts)
-                    .all(|(s, p)| (s.starts_with('{') && !p.is_empty()) || s == p);
-            matches.then_some(methods.as_slice())
-        })
-    }
-}
-
 /// Unmatched API requests: 405 with `Allow` for a known path, JSON 404 otherwise.
-async fn fallback(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+async fn fallback(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
     let spec = req.app_data::<web::Data<ApiSpec>>();
     if let Some(methods) = spec.and_then(|s| s.allowed(req.path())) {
         let allow: Vec<&str> = methods.iter().map(Method::as_str).collect();
@@ -302,39 +71,7 @@ async fn fallback(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found())
 }
 
-/// `GET /api/openapi.json` (public).
-pub async fn openapi_json(spec: web::Data<ApiSpec>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
-        .body(spec.json.clone())
-}
-
-/// `GET /api/docs` (public): the document as a page.
-pub async fn docs_html(spec: web::Data<ApiSpec>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
-        .body(spec.html.clone())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn route_table_matches_templates() {
-        let spec = ApiSpec::build();
-        let id = "0191d2c4-0000-7000-8000-000000000000";
-        assert_eq!(
-            spec.allowed("/api/v1/articles"),
-            Some([Method::GET, Method::POST].as_slice())
-        );
-        assert_eq!(
-            spec.allowed(&format!("/api/v1/articles/{id}")),
-            Some([Method::GET, Method::PATCH, Method::DELETE].as_slice())
-        );
-        assert_eq!(spec.allowed("/api/v1/nothing"), None);
-        assert_eq!(spec.allowed("/api/v1/articles/x/y"), None);
-    }
+/// The OpenAPI 3 document of the routes [`config`] registers.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    openapi::document(config)
 }

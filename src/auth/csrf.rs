@@ -9,7 +9,7 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use futures_util::future::LocalBoxFuture;
 use subtle::ConstantTimeEq;
 
-use crate::admin::AdminError;
+use crate::error::AdminError;
 
 /// The hidden form field's name (Django's).
 pub const FIELD: &str = "csrfmiddlewaretoken";

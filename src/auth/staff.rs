@@ -15,11 +15,11 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::Next;
-use actix_web::{HttpMessage, HttpResponse, web};
+use actix_web::{HttpMessage, HttpResponse, ResponseError, web};
 use aws_lc_rs::digest;
 use chrono::Utc;
-use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel::QueryResult;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use ipnet::IpNet;
 use secrecy::SecretString;
 use uuid::Uuid;
@@ -27,12 +27,8 @@ use uuid::Uuid;
 use crate::auth::csrf;
 use crate::auth::password::{DUMMY_HASH, verify_password};
 use crate::db::{self, DbError};
-use crate::models::{NewFailedLogin, User, lower, new_id};
-use crate::schema::{
-    failed_logins, group_permissions, permissions, staff_sessions, user_groups, user_permissions,
-    users,
-};
-use crate::startup::AppState;
+use crate::models::{FailedLogin, NewFailedLogin, Permission, StaffSession, User, new_id};
+use crate::state::AppState;
 
 /// Failures for one account within [`THROTTLE_WINDOW`] before it is locked out.
 pub const ACCOUNT_FAILURE_LIMIT: i64 = 5;
@@ -111,29 +107,9 @@ pub async fn combined_perms(conn: &mut AsyncPgConnection, users: &[User]) -> Que
         });
     }
     let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
-    let mut codenames: HashSet<String> = user_permissions::table
-        .inner_join(permissions::table)
-        .filter(user_permissions::user_id.eq_any(&ids))
-        .select(permissions::codename)
-        .distinct()
-        .load::<String>(conn)
-        .await?
-        .into_iter()
-        .collect();
-    let via_groups: Vec<String> = user_groups::table
-        .inner_join(
-            group_permissions::table.on(group_permissions::group_id.eq(user_groups::group_id)),
-        )
-        .inner_join(permissions::table.on(permissions::id.eq(group_permissions::permission_id)))
-        .filter(user_groups::user_id.eq_any(&ids))
-        .select(permissions::codename)
-        .distinct()
-        .load(conn)
-        .await?;
-    codenames.extend(via_groups);
     Ok(Perms {
         superuser: false,
-        codenames,
+        codenames: Permission::codenames_of_users(conn, &ids).await?,
     })
 }
 
@@ -149,34 +125,6 @@ pub enum LoginOutcome {
     /// Unknown login, wrong password, not staff, inactive, unusable password: one answer for all.
     Failed,
     Throttled,
-}
-
-/// The account a login names, among active staff with a password only (nobody else may log in, so
-/// nobody else may shadow a staff member): its username (any case), or else the email of exactly
-/// one such account (emails are not unique, so an ambiguous one names nobody). One query whatever
-/// the outcome, so an unknown login costs what a known one does.
-async fn login_candidate(conn: &mut AsyncPgConnection, login: &str) -> QueryResult<Option<User>> {
-    let by_username = lower(users::username).eq(lower(login));
-    let mut rows: Vec<(User, bool)> = users::table
-        .filter(users::is_staff.eq(true))
-        .filter(users::is_active.eq(true))
-        .filter(users::password_hash.is_not_null())
-        .filter(
-            by_username.or(users::email
-                .eq(login.to_lowercase())
-                .and(users::email.ne(""))),
-        )
-        // The username match (unique) first; then up to two email matches tell one from many.
-        .order(by_username.desc())
-        .select((User::as_select(), by_username))
-        .limit(3)
-        .load(conn)
-        .await?;
-    Ok(match <[_]>::first(&rows) {
-        Some((_, true)) => rows.drain(..).next().map(|(user, _)| user),
-        Some(_) if rows.len() == 1 => rows.pop().map(|(user, _)| user),
-        _ => None,
-    })
 }
 
 /// The name failures are counted under: the account's username when the login names one (so
@@ -195,53 +143,16 @@ pub async fn is_throttled(
     ip: Option<IpNet>,
 ) -> QueryResult<bool> {
     let since = Utc::now() - THROTTLE_WINDOW;
-    let by_account: i64 = failed_logins::table
-        .filter(failed_logins::username.eq(key))
-        .filter(failed_logins::created_at.gt(since))
-        .count()
-        .get_result(conn)
-        .await?;
-    if by_account >= ACCOUNT_FAILURE_LIMIT {
+    if FailedLogin::count_for_account(conn, key, since).await? >= ACCOUNT_FAILURE_LIMIT {
         return Ok(true);
     }
     let Some(ip) = ip else { return Ok(false) };
-    let by_ip: i64 = failed_logins::table
-        .filter(failed_logins::ip.eq(ip))
-        .filter(failed_logins::created_at.gt(since))
-        .count()
-        .get_result(conn)
-        .await?;
-    Ok(by_ip >= IP_FAILURE_LIMIT)
+    Ok(FailedLogin::count_for_address(conn, ip, since).await? >= IP_FAILURE_LIMIT)
 }
 
 /// Failures are kept a day (for the record), then dropped, so the table stays bounded by the
 /// attempts of one day; pruned per account and address, which the indexes serve.
 const FAILURE_RETENTION: Duration = Duration::from_secs(24 * 3600);
-
-async fn prune_failures(
-    conn: &mut AsyncPgConnection,
-    key: &str,
-    ip: Option<IpNet>,
-) -> QueryResult<()> {
-    let before = Utc::now() - FAILURE_RETENTION;
-    diesel::delete(
-        failed_logins::table
-            .filter(failed_logins::username.eq(key))
-            .filter(failed_logins::created_at.lt(before)),
-    )
-    .execute(conn)
-    .await?;
-    if let Some(ip) = ip {
-        diesel::delete(
-            failed_logins::table
-                .filter(failed_logins::ip.eq(ip))
-                .filter(failed_logins::created_at.lt(before)),
-        )
-        .execute(conn)
-        .await?;
-    }
-    Ok(())
-}
 
 /// Whether `user` is locked out right now (shown on the user's admin page).
 pub async fn is_locked_out(conn: &mut AsyncPgConnection, user: &User) -> QueryResult<bool> {
@@ -250,11 +161,7 @@ pub async fn is_locked_out(conn: &mut AsyncPgConnection, user: &User) -> QueryRe
 
 /// Clears the account's recorded failures (a superuser's "clear lock-out"). IP counts stay.
 pub async fn clear_lockout(conn: &mut AsyncPgConnection, user: &User) -> QueryResult<usize> {
-    diesel::delete(
-        failed_logins::table.filter(failed_logins::username.eq(throttle_key("", Some(user)))),
-    )
-    .execute(conn)
-    .await
+    FailedLogin::clear_account(conn, &throttle_key("", Some(user))).await
 }
 
 /// One password attempt, recorded in `failed_logins` before the password is checked, so every
@@ -264,11 +171,6 @@ struct Attempt {
     key: String,
     ip: Option<IpNet>,
 }
-
-/// Advisory-lock classes (the two-key form): an account key and an address never share a lock,
-/// and every caller takes the account's before the address's, so two attempts cannot deadlock.
-const LOCK_ACCOUNT: i32 = 1;
-const LOCK_ADDRESS: i32 = 2;
 
 /// Under a transaction-scoped lock per throttle key, counts the recent failures and attempts in
 /// flight and, if this one is within the limits, records it. Parallel posts for one account or
@@ -280,34 +182,21 @@ async fn begin_attempt(
     ip: Option<IpNet>,
     user_agent: &str,
 ) -> QueryResult<Option<Attempt>> {
-    use diesel::sql_types::{Integer, Text};
     let agent: String = user_agent.chars().take(255).collect();
     conn.transaction(async |conn| {
-        diesel::sql_query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
-            .bind::<Integer, _>(LOCK_ACCOUNT)
-            .bind::<Text, _>(&key)
-            .execute(conn)
-            .await?;
-        if let Some(ip) = ip {
-            diesel::sql_query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
-                .bind::<Integer, _>(LOCK_ADDRESS)
-                .bind::<Text, _>(ip.to_string())
-                .execute(conn)
-                .await?;
-        }
+        FailedLogin::lock_keys(conn, &key, ip).await?;
         if is_throttled(conn, &key, ip).await? {
             return Ok(None);
         }
         let id = new_id();
-        diesel::insert_into(failed_logins::table)
-            .values(NewFailedLogin {
-                id,
-                username: &key,
-                ip,
-                user_agent: &agent,
-            })
-            .execute(conn)
-            .await?;
+        NewFailedLogin {
+            id,
+            username: &key,
+            ip,
+            user_agent: &agent,
+        }
+        .insert(conn)
+        .await?;
         Ok(Some(Attempt { id, key, ip }))
     })
     .await
@@ -316,15 +205,12 @@ async fn begin_attempt(
 impl Attempt {
     /// The password was right: it was no failure.
     async fn succeeded(self, conn: &mut AsyncPgConnection) -> QueryResult<()> {
-        diesel::delete(failed_logins::table.find(self.id))
-            .execute(conn)
-            .await?;
-        Ok(())
+        FailedLogin::delete(conn, self.id).await
     }
 
     /// The password was wrong: the record stays, counted as a failure.
     async fn failed(self, conn: &mut AsyncPgConnection) -> QueryResult<()> {
-        prune_failures(conn, &self.key, self.ip).await
+        FailedLogin::prune(conn, &self.key, self.ip, Utc::now() - FAILURE_RETENTION).await
     }
 }
 
@@ -346,7 +232,7 @@ pub async fn attempt_login(
     user_agent: &str,
 ) -> Result<LoginOutcome, DbError> {
     let login = login.trim();
-    let user = login_candidate(conn, login).await?;
+    let user = User::staff_login_candidate(conn, login).await?;
     let key = throttle_key(login, user.as_ref());
     let Some(attempt) = begin_attempt(conn, key, ip, user_agent).await? else {
         return Ok(LoginOutcome::Throttled);
@@ -359,11 +245,7 @@ pub async fn attempt_login(
     match user {
         Some(user) if verified && may_use_back_office(&user) => {
             attempt.succeeded(conn).await?;
-            let user = diesel::update(users::table.find(user.id))
-                .set(users::last_login.eq(Utc::now()))
-                .returning(User::as_returning())
-                .get_result(conn)
-                .await?;
+            let user = User::touch_last_login(conn, user.id).await?;
             Ok(LoginOutcome::Success(Box::new(user)))
         }
         _ => {
@@ -416,9 +298,7 @@ fn session_id_hash(session_id: &str) -> Vec<u8> {
 /// Deletes the server-side record of `session`'s id, if it has one.
 async fn forget_session_id(conn: &mut AsyncPgConnection, session: &Session) -> QueryResult<()> {
     if let Some(sid) = session.get::<String>(KEY_SESSION_ID).ok().flatten() {
-        diesel::delete(staff_sessions::table.find(session_id_hash(&sid)))
-            .execute(conn)
-            .await?;
+        StaffSession::end(conn, &session_id_hash(&sid)).await?;
     }
     Ok(())
 }
@@ -431,26 +311,16 @@ pub async fn start_session(
     session: &Session,
     user: &User,
     max_age: Duration,
-) -> Result<(), crate::admin::AdminError> {
-    use crate::admin::AdminError;
+) -> Result<(), crate::error::AdminError> {
+    use crate::error::AdminError;
     forget_session_id(conn, session).await?;
     let now = Utc::now();
-    diesel::delete(staff_sessions::table.filter(staff_sessions::expires_at.le(now)))
-        .execute(conn)
-        .await?;
     let sid = csrf::new_token();
     // SESSION_MAX_AGE_SECONDS is at most 90 days, so this always converts.
     let max_age =
         chrono::Duration::from_std(max_age).unwrap_or_else(|_| chrono::Duration::days(90));
     let expires_at = now + max_age;
-    diesel::insert_into(staff_sessions::table)
-        .values((
-            staff_sessions::id_hash.eq(session_id_hash(&sid)),
-            staff_sessions::user_id.eq(user.id),
-            staff_sessions::expires_at.eq(expires_at),
-        ))
-        .execute(conn)
-        .await?;
+    StaffSession::start(conn, &session_id_hash(&sid), user.id, expires_at).await?;
     // Nothing of the anonymous session survives; with a server-side store `renew` also issues a
     // new session key (session fixation).
     session.clear();
@@ -499,7 +369,7 @@ pub fn session_expired(
 enum Refused {
     /// No session, or one that ended: go to the login page.
     Anonymous,
-    Error(crate::admin::AdminError),
+    Error(crate::error::AdminError),
 }
 
 async fn current_staff(state: &AppState, session: &Session) -> Result<Staff, Refused> {
@@ -539,15 +409,8 @@ async fn current_staff(state: &AppState, session: &Session) -> Result<Staff, Ref
         .await
         .map_err(|e| Refused::Error(e.into()))?;
     // The user and the server-side session record in one round trip.
-    let user: Option<User> = users::table
-        .inner_join(staff_sessions::table)
-        .filter(users::id.eq(user_id))
-        .filter(staff_sessions::id_hash.eq(session_id_hash(&sid)))
-        .filter(staff_sessions::expires_at.gt(Utc::now()))
-        .select(User::as_select())
-        .first(&mut conn)
+    let user = StaffSession::user(&mut conn, user_id, &session_id_hash(&sid))
         .await
-        .optional()
         .map_err(|e| Refused::Error(e.into()))?;
     let Some(user) = user.filter(|u| may_use_back_office(u) && u.session_epoch == epoch) else {
         return Err(Refused::Anonymous);
@@ -558,7 +421,7 @@ async fn current_staff(state: &AppState, session: &Session) -> Result<Staff, Ref
     if now - seen_at >= SEEN_RESOLUTION_SECS {
         session
             .insert(KEY_SEEN_AT, now)
-            .map_err(|e| Refused::Error(crate::admin::AdminError::internal(e)))?;
+            .map_err(|e| Refused::Error(crate::error::AdminError::internal(e)))?;
     }
     Ok(Staff { user, perms })
 }
@@ -570,7 +433,7 @@ pub async fn require_staff<B: MessageBody + 'static>(
     next: Next<B>,
 ) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
-        let response = crate::admin::AdminError::internal("AppState missing").render_page();
+        let response = crate::error::AdminError::internal("AppState missing").error_response();
         return Ok(req.into_response(response).map_into_right_body());
     };
     let session = req.get_session();
@@ -600,7 +463,7 @@ pub async fn require_staff<B: MessageBody + 'static>(
                 .finish();
             Ok(req.into_response(response).map_into_right_body())
         }
-        Err(Refused::Error(e)) => Ok(req.into_response(e.render_page()).map_into_right_body()),
+        Err(Refused::Error(e)) => Ok(req.into_response(e.error_response()).map_into_right_body()),
     }
 }
 

@@ -16,24 +16,16 @@
 use chrono::{TimeZone, Utc};
 use uuid::Uuid;
 
-use crate::accounts;
-use crate::admin::login::{FieldErrors, check_new_password};
-use crate::admin::simple::{self, SimpleParams, sort_toggle};
-use crate::admin::user_list::{COLUMNS, ListParams, PAGE_SIZES};
-use crate::admin::users::{
-    self, ACTIONS, PageLink, UserValues, changelist_filters, csv_row, page_links, password_summary,
-};
-use crate::admin::{articles, groups, safe_next};
+use crate::admin::articles::{self, Articles};
+use crate::admin::groups::{self, Groups};
+use crate::admin::kit::{FieldErrors, PageLink, after_save, safe_next, selected_ids};
+use crate::admin::model_admin::{ListParams, ModelAdmin};
+use crate::admin::passwords::check_new_password;
+use crate::admin::users::{self, UserValues, Users, changelist_filters, csv_row, password_summary};
+use crate::auth::accounts;
 use crate::auth::csrf::FormData;
 use crate::auth::password::UserAttributes;
 use crate::models::User;
-
-const ARTICLE_COLUMNS: &[(&str, &str)] = &[
-    ("created_at", "Created"),
-    ("name", "Name"),
-    ("author", "Author"),
-];
-const GROUP_COLUMNS: &[(&str, &str)] = &[("name", "Name"), ("created_at", "Created")];
 
 /// One fuzz input. Panics when an invariant breaks.
 pub fn fuzz(data: &[u8]) {
@@ -44,7 +36,7 @@ pub fn fuzz(data: &[u8]) {
     match mode {
         0 => users_list(&text),
         1 => articles_list(&text),
-        2 => groups_list(&text),
+        2 => check_list::<Groups>(&text),
         3 => next(rest, &text),
         4 => users_add(&FormData::parse(rest)),
         5 => users_change(&FormData::parse(rest)),
@@ -88,134 +80,85 @@ fn trimmed(s: &str) -> bool {
     s.trim() == s
 }
 
-fn users_list(qs: &str) {
-    let p = ListParams::parse(qs);
+/// What a list understood of its query, to compare with what its links give back.
+fn seen(l: &ListParams) -> String {
+    format!("{:?}", (&l.q, &l.filters, &l.order, l.page, l.per_page))
+}
+
+/// Any model's change list: what it parses survives the trip through the links it builds.
+fn check_list<M: ModelAdmin>(qs: &str) {
+    let p = ListParams::parse::<M>(qs);
     assert!(p.page >= 1);
-    assert!(PAGE_SIZES.contains(&p.per_page));
+    assert!(M::PAGE_SIZES.contains(&p.per_page));
     assert!(
-        COLUMNS
+        M::COLUMNS
             .iter()
-            .any(|(c, _)| *c == p.order.trim_start_matches('-'))
+            .any(|c| c.name == p.order.trim_start_matches('-')),
+        "{p:?}"
     );
     assert!(p.q.chars().count() <= 200 && trimmed(&p.q), "q {:?}", p.q);
+    for name in M::FILTERS.iter().map(|f| f.name) {
+        let text = p.text(name);
+        assert!(
+            text.chars().count() <= 150 && trimmed(text),
+            "filter {text:?}"
+        );
+    }
     let _ = p.is_filtered();
 
     // The list's own link (and the change form's way back) keeps exactly what was understood.
     let canonical = p.query_with(&[]);
-    let again = ListParams::parse(&canonical);
-    let seen = |l: &ListParams| {
-        format!(
-            "{:?}",
-            (
-                &l.q,
-                l.is_staff,
-                l.is_superuser,
-                l.is_active,
-                l.source,
-                l.created_from,
-                l.created_to,
-                &l.order,
-                l.page,
-                l.per_page,
-            )
-        )
-    };
+    let again = ListParams::parse::<M>(&canonical);
     assert_eq!(
         seen(&again),
         seen(&p),
         "{qs:?} → {canonical:?} does not keep the list's parameters"
     );
     assert_eq!(again.query_with(&[]), canonical);
-    assert_eq!(changelist_filters(qs), canonical);
 
-    for (name, _) in COLUMNS {
-        let (_, next) = sort_toggle(&p.order, name);
-        let sorted = ListParams::parse(&p.query_with(&[("o", &next)]));
-        assert_eq!(sorted.order, next);
+    for head in p.heads(M::COLUMNS) {
+        let query = head.url.strip_prefix('?').expect("a query");
+        let sorted = ListParams::parse::<M>(query);
         assert_eq!(sorted.page, 1);
+        let expected = ListParams {
+            order: sorted.order.clone(),
+            page: 1,
+            ..p.clone()
+        };
+        assert_eq!(seen(&sorted), seen(&expected), "{qs:?}: {query:?}");
     }
     for count in counts(p.page, p.per_page) {
-        check_page_links(&page_links(&p, count), p.page, |q| {
-            ListParams::parse(q).page
+        check_page_links(&p.page_links(count), p.page, |q| {
+            let linked = ListParams::parse::<M>(q);
+            let expected = ListParams {
+                page: linked.page,
+                ..p.clone()
+            };
+            assert_eq!(seen(&linked), seen(&expected), "{qs:?}: {q:?}");
+            linked.page
         });
     }
 }
 
-fn check_simple(
-    qs: &str,
-    p: &SimpleParams,
-    filter_name: &str,
-    columns: &[(&str, &'static str)],
-    parse: impl Fn(&str) -> SimpleParams,
-) {
-    assert!(p.page >= 1);
-    assert!(columns.iter().any(|(c, _)| *c == p.column()), "{p:?}");
-    assert!(p.q.chars().count() <= 200 && trimmed(&p.q), "q {:?}", p.q);
-    assert!(
-        p.filter.chars().count() <= 150 && trimmed(&p.filter),
-        "filter {:?}",
-        p.filter
-    );
-    if filter_name.is_empty() {
-        assert!(p.filter.is_empty());
-    }
-    let same = |a: &SimpleParams, b: &SimpleParams, what: &str| {
-        assert_eq!(
-            (&a.q, &a.filter, &a.order, a.page),
-            (&b.q, &b.filter, &b.order, b.page),
-            "{qs:?}: {what} does not keep the list's parameters"
-        );
-    };
-    let canonical = p.query_with(filter_name, &p.order, p.page);
-    same(&parse(&canonical), p, &canonical);
-    for head in simple::heads(p, filter_name, columns) {
-        let query = head.url.strip_prefix('?').expect("a query");
-        let sorted = parse(query);
-        assert_eq!(sorted.page, 1);
-        same(
-            &sorted,
-            &SimpleParams {
-                order: sorted.order.clone(),
-                page: 1,
-                ..p.clone()
-            },
-            query,
-        );
-    }
-    for count in counts(p.page, simple::PER_PAGE) {
-        check_page_links(&simple::pages(p, filter_name, count), p.page, |q| {
-            let linked = parse(q);
-            same(
-                &linked,
-                &SimpleParams {
-                    page: linked.page,
-                    ..p.clone()
-                },
-                q,
-            );
-            linked.page
-        });
-    }
+fn users_list(qs: &str) {
+    check_list::<Users>(qs);
+    let canonical = users::list_params(qs).query_with(&[]);
+    assert_eq!(changelist_filters(qs), canonical);
 }
 
 fn articles_list(qs: &str) {
     let p = articles::list_params(qs);
     // The order asked for when it names a column, else newest first.
     let asked = FormData::parse(qs.as_bytes()).get("o").to_owned();
-    if ARTICLE_COLUMNS
+    if Articles::COLUMNS
         .iter()
-        .any(|(c, _)| *c == asked.trim_start_matches('-'))
+        .any(|c| c.name == asked.trim_start_matches('-'))
     {
         assert_eq!(p.order, asked, "{qs:?}");
     } else {
         assert_eq!(p.order, "-created_at", "{qs:?}");
     }
-    check_simple(qs, &p, "author", ARTICLE_COLUMNS, articles::list_params);
-}
-
-fn groups_list(qs: &str) {
-    let p = groups::list_params(qs);
-    check_simple(qs, &p, "", GROUP_COLUMNS, groups::list_params);
+    check_list::<Articles>(qs);
 }
 
 fn check_next(next: &str) {
@@ -315,7 +258,7 @@ fn users_change(form: &FormData) {
     let filters = changelist_filters(form.get("_changelist_filters"));
     assert_eq!(changelist_filters(&filters), filters);
     let id = Uuid::nil();
-    let after = users::after_save(form, id);
+    let after = after_save(form, "users", id);
     assert!(
         [
             "/admin/users/add/".to_owned(),
@@ -324,9 +267,9 @@ fn users_change(form: &FormData) {
         ]
         .contains(&after)
     );
-    assert!(simple::selected_ids(form).len() <= 1000);
-    if let Some((action, _, _)) = ACTIONS.iter().find(|(a, _, _)| *a == form.get("action")) {
-        assert!(!action.is_empty());
+    assert!(selected_ids(form).len() <= 1000);
+    if let Some(action) = Users::ACTIONS.iter().find(|a| a.name == form.get("action")) {
+        assert!(!action.name.is_empty());
     }
 }
 
@@ -350,7 +293,7 @@ fn articles_form(form: &FormData) {
     if articles::check_name(&values.name).is_none() {
         assert!(!values.name.is_empty());
     }
-    let _ = articles::after_save(form, Uuid::nil());
+    let _ = after_save(form, "articles", Uuid::nil());
 }
 
 /// RFC 4180 fields of one record; `None` unless `row` is exactly one CRLF-terminated record.

@@ -1,5 +1,6 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::row_repr;
@@ -36,4 +37,47 @@ pub struct NewAdminLogEntry<'a> {
     pub action: &'a str,
     pub change_message: &'a str,
     pub changes: serde_json::Value,
+}
+
+impl NewAdminLogEntry<'_> {
+    pub async fn insert(&self, conn: &mut AsyncPgConnection) -> QueryResult<()> {
+        diesel::insert_into(admin_log::table)
+            .values(self)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+}
+
+impl AdminLogEntry {
+    /// The newest `limit` entries written by `user_id`.
+    pub async fn recent_by(
+        conn: &mut AsyncPgConnection,
+        user_id: Uuid,
+        limit: i64,
+    ) -> QueryResult<Vec<AdminLogEntry>> {
+        admin_log::table
+            .filter(admin_log::user_id.eq(user_id))
+            .order((admin_log::created_at.desc(), admin_log::id.desc()))
+            .limit(limit)
+            .select(AdminLogEntry::as_select())
+            .load(conn)
+            .await
+    }
+
+    /// Every entry about one object (at most 1,000), oldest first.
+    pub async fn for_object(
+        conn: &mut AsyncPgConnection,
+        object_type: &str,
+        id: Uuid,
+    ) -> QueryResult<Vec<AdminLogEntry>> {
+        admin_log::table
+            .filter(admin_log::object_type.eq(object_type))
+            .filter(admin_log::object_id.eq(id.to_string()))
+            .order((admin_log::created_at.asc(), admin_log::id.asc()))
+            .limit(1000)
+            .select(AdminLogEntry::as_select())
+            .load(conn)
+            .await
+    }
 }

@@ -11,16 +11,22 @@ pub mod group;
 pub mod hook_signature;
 pub mod permission;
 pub mod revoked_token;
+pub mod row_count;
+pub mod staff_session;
 pub mod user;
+pub mod user_list;
 
 pub use admin_log::{AdminLogEntry, NewAdminLogEntry};
-pub use article::{Article, NewArticle};
+pub use article::{Article, ArticleChanges, ArticleOrder, ArticleSearch, NewArticle};
 pub use cognito_signout::CognitoSignout;
 pub use failed_login::{FailedLogin, NewFailedLogin};
-pub use group::{Group, GroupPermission, NewGroup, UserGroup};
+pub use group::{Group, GroupChanges, GroupPermission, NewGroup, UserGroup};
 pub use permission::{Permission, UserPermission};
 pub use revoked_token::{NewRevokedToken, RevokedToken};
-pub use user::{NewUser, User};
+pub use row_count::RowCount;
+pub use staff_session::StaffSession;
+pub use user::{NewUser, ProfileChanges, TokenSignIn, User, UserChanges};
+pub use user_list::{UserListQuery, UserOrder};
 
 // SQL functions the queries share. `lower(username)` is the expression the unique index is built
 // on, so lookups written with it use that index.
@@ -50,6 +56,24 @@ macro_rules! row_repr {
     };
 }
 pub(crate) use row_repr;
+
+/// Moves a row's `updated_at` on although no column of it changed (only its relations did), so
+/// change forms loaded before are stale. `table` is one of ours, never input.
+async fn bump_version(
+    conn: &mut diesel_async::AsyncPgConnection,
+    table: &'static str,
+    id: uuid::Uuid,
+) -> diesel::QueryResult<()> {
+    use diesel_async::RunQueryDsl;
+    diesel::sql_query(format!(
+        "UPDATE {table} SET updated_at = \
+         GREATEST(clock_timestamp(), updated_at + interval '1 microsecond') WHERE id = $1"
+    ))
+    .bind::<diesel::sql_types::Uuid, _>(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
 
 #[cfg(test)]
 mod tests {

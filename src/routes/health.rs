@@ -4,7 +4,8 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::startup::AppState;
+use crate::auth::cognito::Verifier;
+use crate::state::AppState;
 
 /// How long `/readyz` waits for the database before calling it unavailable.
 const READY_DB_TIMEOUT: Duration = Duration::from_secs(2);
@@ -20,7 +21,10 @@ pub async fn healthz() -> HttpResponse {
 /// Readiness: everything a request needs is reachable. 503 naming the failing check otherwise;
 /// the cause (database error text, JWKS fetch error) goes to the log only, since this endpoint is
 /// often reachable by more than the orchestrator.
-pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+pub async fn readyz(
+    state: web::Data<AppState>,
+    verifier: Option<web::Data<Verifier>>,
+) -> HttpResponse {
     let mut ready = true;
     let database = match crate::db::ping(&state.pool, READY_DB_TIMEOUT).await {
         Ok(()) => json!({"status": "ok"}),
@@ -31,7 +35,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         }
     };
     let mut checks = json!({"database": database});
-    if let Some(verifier) = &state.cognito {
+    if let Some(verifier) = &verifier {
         let status = verifier.jwks().status();
         checks["jwks"] = if status.loaded {
             json!({"status": "ok", "keys": status.keys})

@@ -8,6 +8,7 @@ mod admin_models;
 mod admin_privileges;
 mod admin_scale;
 mod admin_users;
+mod architecture;
 mod articles;
 mod browser;
 mod cli;

@@ -784,7 +784,7 @@ async fn group_and_scope_requirements_answer_403_with_their_codes() {
     use actix_web::{App, HttpResponse, test, web};
     use gatehouse::auth::cognito::{self as cognito_auth, CognitoUser};
     use gatehouse::error::ApiError;
-    use gatehouse::startup::AppState;
+    use gatehouse::state::AppState;
 
     let jwks = JwksServer::start(&[access_key()]).await;
     let db = crate::helpers::TestDb::migrated().await;
@@ -801,12 +801,12 @@ async fn group_and_scope_requirements_answer_403_with_their_codes() {
     verifier.jwks().refresh().await.unwrap();
     let state = web::Data::new(AppState {
         pool: gatehouse::db::build_pool(&settings.database),
-        cognito: Some(verifier),
         settings: std::sync::Arc::new(settings),
     });
     let app = test::init_service(
         App::new()
             .app_data(state)
+            .app_data(web::Data::from(verifier))
             .route(
                 "/editors-only",
                 web::get().to(|caller: CognitoUser| async move {

@@ -120,7 +120,7 @@ pub async fn add_submit(
             history::write(
                 conn,
                 &actor,
-                target(&user),
+                target::<Users>(user.id, &user.username),
                 Action::Add,
                 "Added.",
                 changes.into_value(),

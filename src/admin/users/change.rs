@@ -3,21 +3,7 @@
 use super::add::check_username;
 use super::*;
 
-pub struct Choice {
-    pub id: Uuid,
-    pub label: String,
-    pub checked: bool,
-    /// Shown disabled: the viewer may not change it (a ticked one is posted back unchanged).
-    pub locked: bool,
-}
-
-pub struct ChoiceGroup {
-    pub title: String,
-    pub choices: Vec<Choice>,
-}
-
 /// The editable values of the change form, from the row or from a post.
-
 #[derive(Clone)]
 pub struct UserValues {
     pub username: String,
@@ -56,20 +42,7 @@ impl UserValues {
 }
 
 async fn current_values(conn: &mut AsyncPgConnection, user: &User) -> QueryResult<UserValues> {
-    let groups = user_groups::table
-        .filter(user_groups::user_id.eq(user.id))
-        .select(user_groups::group_id)
-        .load::<Uuid>(conn)
-        .await?
-        .into_iter()
-        .collect();
-    let perms = user_permissions::table
-        .filter(user_permissions::user_id.eq(user.id))
-        .select(user_permissions::permission_id)
-        .load::<Uuid>(conn)
-        .await?
-        .into_iter()
-        .collect();
+    let (groups, perms) = User::group_and_permission_ids(conn, user.id).await?;
     Ok(UserValues {
         username: user.username.clone(),
         email: user.email.clone(),
@@ -140,7 +113,7 @@ impl ChangePage {
 /// The list's query string a change form came from (Django's `_changelist_filters`), rebuilt
 /// from its parsed parameters so only known, well-formed parameters survive.
 pub(crate) fn changelist_filters(raw: &str) -> String {
-    ListParams::parse(raw).query_with(&[])
+    list_params(raw).query_with(&[])
 }
 
 /// The change form. `lock` is the version token to carry (`None`: the user's current one; a form
@@ -157,14 +130,10 @@ async fn change_page_for(
     filters: &str,
     lock: Option<&str>,
 ) -> Result<HttpResponse, AdminError> {
-    let all_groups: Vec<Group> = groups::table
-        .order(groups::name.asc())
-        .select(Group::as_select())
-        .load(conn)
-        .await?;
+    let all_groups = Group::all(conn).await?;
     let actor = &admin.staff.perms;
     let group_ids: Vec<Uuid> = all_groups.iter().map(|g| g.id).collect();
-    let by_group = crate::admin::groups::codenames_by_group(conn, &group_ids).await?;
+    let by_group = Group::codenames_by_group(conn, &group_ids).await?;
     let may_hand_out = |id: &Uuid| {
         actor.superuser
             || (actor.can("groups", "change")
@@ -183,12 +152,12 @@ async fn change_page_for(
         values.perms = stored.perms;
         stored_groups = stored.groups;
     }
-    let mut perm_groups = crate::admin::simple::permission_choices(conn, &values.perms).await?;
+    let mut perm_groups = permission_choices(conn, &values.perms).await?;
     for choice in perm_groups.iter_mut().flat_map(|g| g.choices.iter_mut()) {
         choice.locked = !actor.superuser;
     }
     let locked_out = staff::is_locked_out(conn, user).await?;
-    let reachable = within_reach(conn, actor, user).await?;
+    let reachable = Users::may_manage(conn, actor, std::slice::from_ref(user)).await?;
     let tokens_valid_after = match &user.cognito_sub {
         Some(sub) => CognitoSignout::latest_for_sub(conn, sub).await?,
         None => None,
@@ -247,7 +216,7 @@ pub async fn change_page(
     let mut conn = db::connection(&state.pool).await?;
     // The row (and so the token) is read before the groups and permissions: a save landing in
     // between makes this form stale instead of letting it drop that save's groups.
-    let user = load_user(&mut conn, id).await?;
+    let user = load_one::<Users>(&mut conn, id, false).await?;
     let values = current_values(&mut conn, &user).await?;
     let query = FormData::parse(req.query_string().as_bytes());
     change_page_for(
@@ -261,26 +230,6 @@ pub async fn change_page(
         None,
     )
     .await
-}
-
-async fn names_of(
-    conn: &mut AsyncPgConnection,
-    group_ids: &HashSet<Uuid>,
-    perm_ids: &HashSet<Uuid>,
-) -> QueryResult<(Vec<String>, Vec<String>)> {
-    let g: Vec<String> = groups::table
-        .filter(groups::id.eq_any(group_ids.iter().copied().collect::<Vec<_>>()))
-        .order(groups::name.asc())
-        .select(groups::name)
-        .load(conn)
-        .await?;
-    let p: Vec<String> = permissions::table
-        .filter(permissions::id.eq_any(perm_ids.iter().copied().collect::<Vec<_>>()))
-        .order(permissions::codename.asc())
-        .select(permissions::codename)
-        .load(conn)
-        .await?;
-    Ok((g, p))
 }
 
 /// Saves validated `new` values over the user if nobody saved it since `lock` (its `updated_at`
@@ -299,18 +248,16 @@ pub async fn save_user(
     new: &UserValues,
 ) -> Result<(), SaveError> {
     conn.transaction(async |conn| {
-        let user: User = users::table
-            .find(id)
-            .for_update()
-            .select(User::as_select())
-            .first(conn)
-            .await?;
+        let user = User::load_many(conn, &[id], true)
+            .await?
+            .pop()
+            .ok_or(diesel::result::Error::NotFound)?;
         if !lock::is_current(user.updated_at, lock) {
             return Err(SaveError::Stale);
         }
         let old = current_values(conn, &user).await?;
         // Checked under the row lock, against the version being overwritten.
-        if !within_reach(conn, actor_perms, &user).await? {
+        if !Users::may_manage(conn, actor_perms, std::slice::from_ref(&user)).await? {
             return Err(SaveError::Forbidden);
         }
         if !actor_perms.superuser {
@@ -323,7 +270,7 @@ pub async fn save_user(
                 .copied()
                 .collect();
             if !moved.is_empty() {
-                let granted = crate::admin::groups::perms_of_groups(conn, &moved).await?;
+                let granted = perms_of_groups(conn, &moved).await?;
                 if !actor_perms.can("groups", "change") || !actor_perms.is_superset_of(&granted) {
                     return Err(SaveError::Forbidden);
                 }
@@ -340,87 +287,37 @@ pub async fn save_user(
         let is_superuser = new.is_superuser;
         changes.diff("is_superuser", old.is_superuser, is_superuser);
         let deactivated = old.is_active && !new.is_active;
-        diesel::update(users::table.find(id))
-            .set((
-                users::username.eq(&new.username),
-                users::email.eq(&new.email),
-                users::first_name.eq(&new.first_name),
-                users::last_name.eq(&new.last_name),
-                users::is_active.eq(new.is_active),
-                users::is_staff.eq(new.is_staff),
-                users::is_superuser.eq(is_superuser),
-                users::email_verified.eq(new.email_verified),
-            ))
-            .execute(conn)
-            .await?;
+        let row = UserChanges {
+            username: &new.username,
+            email: &new.email,
+            first_name: &new.first_name,
+            last_name: &new.last_name,
+            is_active: new.is_active,
+            is_staff: new.is_staff,
+            is_superuser,
+            email_verified: new.email_verified,
+        };
+        User::update(conn, id, &row).await?;
         if deactivated {
             // Its staff sessions and API sign-ins end at once: a reactivation must not bring the
             // earlier ones back.
             sign_out_everywhere(conn, id).await?;
         }
         if old.groups != new.groups || old.perms != new.perms {
-            let (old_groups, old_perms) = names_of(conn, &old.groups, &old.perms).await?;
-            diesel::delete(user_groups::table.filter(user_groups::user_id.eq(id)))
-                .execute(conn)
-                .await?;
-            diesel::delete(user_permissions::table.filter(user_permissions::user_id.eq(id)))
-                .execute(conn)
-                .await?;
-            // Only ids that exist are linked: a forged id is dropped, not a 500.
-            let group_ids: Vec<Uuid> = groups::table
-                .filter(groups::id.eq_any(new.groups.iter().copied().collect::<Vec<_>>()))
-                .select(groups::id)
-                .load(conn)
-                .await?;
-            let perm_ids: Vec<Uuid> = permissions::table
-                .filter(permissions::id.eq_any(new.perms.iter().copied().collect::<Vec<_>>()))
-                .select(permissions::id)
-                .load(conn)
-                .await?;
-            let (new_groups, new_perms) = names_of(
-                conn,
-                &group_ids.iter().copied().collect(),
-                &perm_ids.iter().copied().collect(),
-            )
-            .await?;
-            diesel::insert_into(user_groups::table)
-                .values(
-                    group_ids
-                        .iter()
-                        .map(|g| (user_groups::user_id.eq(id), user_groups::group_id.eq(*g)))
-                        .collect::<Vec<_>>(),
-                )
-                .execute(conn)
-                .await?;
-            diesel::insert_into(user_permissions::table)
-                .values(
-                    perm_ids
-                        .iter()
-                        .map(|p| {
-                            (
-                                user_permissions::user_id.eq(id),
-                                user_permissions::permission_id.eq(*p),
-                            )
-                        })
-                        .collect::<Vec<_>>(),
-                )
-                .execute(conn)
-                .await?;
+            let (old_groups, old_perms) = User::names_of(conn, &old.groups, &old.perms).await?;
+            let (new_groups, new_perms) =
+                User::set_groups_and_permissions(conn, id, &new.groups, &new.perms).await?;
             changes.diff("groups", old_groups, new_groups);
             changes.diff("user_permissions", old_perms, new_perms);
             // No column of the row may have changed: move its version on all the same.
-            lock::touch(conn, lock::Versioned::Users, id).await?;
+            User::bump_version(conn, id).await?;
         }
         let message = changes.message();
         let repr = new.username.clone();
         history::write(
             conn,
             actor,
-            Target {
-                object_type: MODEL,
-                id,
-                repr: &repr,
-            },
+            target::<Users>(id, &repr),
             Action::Change,
             &message,
             changes.into_value(),
@@ -442,7 +339,7 @@ pub async fn change_submit(
     let id = parse_id(&path)?;
     let form = form.0;
     let mut conn = db::connection(&state.pool).await?;
-    let user = load_managed(&mut conn, &admin, id).await?;
+    let user = load_managed::<Users>(&mut conn, &admin, id).await?;
     let mut values = UserValues::from_form(&form);
     let mut errors = FieldErrors::new();
     check_username(&mut conn, &values.username, Some(id), &mut errors).await?;
@@ -488,7 +385,7 @@ pub async fn change_submit(
         Ok(_) => {}
         Err(SaveError::Forbidden) => return Err(AdminError::Forbidden),
         Err(SaveError::Stale) => {
-            let fresh = load_user(&mut conn, id).await?;
+            let fresh = load_one::<Users>(&mut conn, id, false).await?;
             let response = change_page_for(
                 &mut conn,
                 admin,
@@ -532,7 +429,7 @@ pub async fn change_submit(
         &format!("The user “{}” was changed successfully.", values.username),
     );
     let filters = changelist_filters(form.get("_changelist_filters"));
-    let next = match after_save(&form, id) {
+    let next = match after_save(&form, MODEL, id) {
         list if list == "/admin/users/" && !filters.is_empty() => format!("{list}?{filters}"),
         other => other,
     };
@@ -549,12 +446,13 @@ pub async fn signout(
     admin.require(MODEL, "change")?;
     let id = parse_id(&path)?;
     let mut conn = db::connection(&state.pool).await?;
-    load_managed(&mut conn, &admin, id).await?;
+    load_managed::<Users>(&mut conn, &admin, id).await?;
     let actor = admin.staff.user.clone();
     let actor_perms = admin.staff.perms.clone();
     let done = conn
         .transaction(async |conn| {
-            apply_bulk(conn, &actor, &actor_perms, "signout", &[id], actor.id).await
+            let user = lock_managed::<Users>(conn, &actor_perms, id).await?;
+            Ok::<_, AdminError>(actions::apply(conn, &actor, "signout", &[user]).await?)
         })
         .await?;
     if done == 0 {
@@ -584,7 +482,7 @@ pub async fn unlock(
     }
     let id = parse_id(&path)?;
     let mut conn = db::connection(&state.pool).await?;
-    let user = load_user(&mut conn, id).await?;
+    let user = load_one::<Users>(&mut conn, id, false).await?;
     let actor = admin.staff.user.clone();
     conn.transaction(async |conn| {
         let cleared = staff::clear_lockout(conn, &user).await?;
@@ -593,7 +491,7 @@ pub async fn unlock(
         history::write(
             conn,
             &actor,
-            target(&user),
+            target::<Users>(user.id, &user.username),
             Action::Change,
             "Cleared login lock-out.",
             changes.into_value(),

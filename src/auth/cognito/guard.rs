@@ -11,19 +11,17 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use chrono::DateTime;
-use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::AsyncPgConnection;
 use futures_util::future::{Either, LocalBoxFuture};
 
 use super::error::AuthError;
 use super::provisioning::{self, Identity, Profile};
-use super::verify::Claims;
+use super::verify::{Claims, Verifier};
 use crate::config::CognitoSettings;
 use crate::db;
 use crate::error::ApiError;
-use crate::models::User;
-use crate::schema::{cognito_signouts, revoked_tokens, users};
-use crate::startup::AppState;
+use crate::models::{TokenSignIn, User};
+use crate::state::AppState;
 
 /// Who presented a valid token: a person (a local user) or a service (a machine-to-machine
 /// token, which never has a local user). Handlers that need a person take [`CognitoUser`], whose
@@ -200,10 +198,10 @@ pub fn bearer_token(req: &HttpRequest) -> Result<&str, AuthError> {
 }
 
 pub async fn authenticate(req: &HttpRequest) -> Result<Caller, AuthError> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or(AuthError::CognitoNotConfigured)?;
-    let Some(verifier) = &state.cognito else {
+    let (Some(state), Some(verifier)) = (
+        req.app_data::<web::Data<AppState>>(),
+        req.app_data::<web::Data<Verifier>>(),
+    ) else {
         return Err(AuthError::CognitoNotConfigured);
     };
     let claims = verifier.verify(bearer_token(req)?).await?;
@@ -219,27 +217,6 @@ pub async fn authenticate(req: &HttpRequest) -> Result<Caller, AuthError> {
     }))
 }
 
-/// True when the token must be refused although valid: its sign-in was logged out (revoked
-/// `origin_jti`), or it began before the identity was signed out everywhere or deleted. Keyed by
-/// the Cognito identity, never the local row, so a deleted row forgets nothing.
-///
-/// Rows are stored by issuer but looked up by `origin_jti` / `sub` alone: every accepted issuer
-/// names the same pool (its two issuer formats), and rows recorded before issuers were kept have
-/// `''`, so an issuer filter could only ever match them all. `sub` and `origin_jti` are UUIDs, so
-/// no other pool's identity can share them either. Without an `= ANY(issuers)` bind the statement
-/// has a static shape that Diesel prepares once, which keeps this check off the hot path's bill.
-macro_rules! revoked {
-    ($session_id:expr, $sub:expr, $signed_in:expr) => {
-        diesel::dsl::exists(revoked_tokens::table.filter(revoked_tokens::jti.eq($session_id))).or(
-            diesel::dsl::exists(
-                cognito_signouts::table
-                    .filter(cognito_signouts::sub.eq($sub))
-                    .filter(cognito_signouts::signed_out_at.gt($signed_in)),
-            ),
-        )
-    };
-}
-
 /// Finds (or provisions) the user and applies the local checks, in one round trip when the user
 /// exists: the revocation checks ride along in the same statement. A missing user is created
 /// only after the same checks.
@@ -248,27 +225,18 @@ async fn local_user(
     claims: &Claims,
     settings: &CognitoSettings,
 ) -> Result<User, AuthError> {
-    // Tokens without any jti can never be listed (logout refuses them), so "" matches nothing.
-    let session_id = claims.session_id().unwrap_or("");
-    // A token that does not say when its sign-in happened predates every sign-out.
-    let signed_in = claims.signed_in_at().unwrap_or(DateTime::UNIX_EPOCH);
-    let found: Option<(User, bool)> = users::table
-        .filter(users::cognito_sub.eq(&claims.sub))
-        .select((
-            User::as_select(),
-            revoked!(session_id, &claims.sub, signed_in),
-        ))
-        .first(conn)
-        .await
-        .optional()?;
-    let user = match found {
+    let token = TokenSignIn {
+        sub: &claims.sub,
+        // Tokens without any jti can never be listed (logout refuses them), so "" matches nothing.
+        session_id: claims.session_id().unwrap_or(""),
+        // A token that does not say when its sign-in happened predates every sign-out.
+        signed_in: claims.signed_in_at().unwrap_or(DateTime::UNIX_EPOCH),
+    };
+    let user = match User::for_token(conn, &token).await? {
         Some((_, true)) => return Err(AuthError::TokenRevoked),
         Some((user, false)) => user,
         None if settings.create_users => {
-            let revoked: bool = diesel::select(revoked!(session_id, &claims.sub, signed_in))
-                .get_result(conn)
-                .await?;
-            if revoked {
+            if User::token_revoked(conn, &token).await? {
                 return Err(AuthError::TokenRevoked);
             }
             provisioning::find_or_create(conn, &Identity::from_claims(claims)).await?

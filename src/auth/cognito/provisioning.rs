@@ -1,14 +1,12 @@
 //! Local users for Cognito identities (Django's RemoteUserBackend, done right): created on first
 //! sight, race-free, and kept in step with the profile Cognito reports.
 
-use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::AsyncPgConnection;
 
 use super::verify::Claims;
-use crate::accounts;
+use crate::auth::accounts;
 use crate::db::DbError;
-use crate::models::{NewUser, User, new_id};
-use crate::schema::users;
+use crate::models::{NewUser, ProfileChanges, User, new_id};
 
 /// Profile fields as we store them (email lower-cased, names clipped); `None` = not reported.
 #[derive(Debug, Default, Clone)]
@@ -78,16 +76,6 @@ impl<'a> Identity<'a> {
     }
 }
 
-/// Longest `sub` we store (the column is `varchar(128)`; Cognito's are 36-character UUIDs).
-pub const MAX_SUB_LEN: usize = 128;
-
-/// A `sub` we can store and name a user by: 1–128 characters, not blank, no control characters.
-pub fn valid_sub(sub: &str) -> bool {
-    sub.chars().count() <= MAX_SUB_LEN
-        && !sub.trim().is_empty()
-        && !sub.chars().any(char::is_control)
-}
-
 /// A Cognito user name we can take as ours: it must pass the staff username rules (1–150 letters,
 /// digits and `@ . + - _`, so no control, bidi or other format characters that could disguise
 /// it in the back office); otherwise the user is named by `sub`.
@@ -125,13 +113,7 @@ pub async fn find_or_create(
             is_staff: false,
             is_superuser: false,
         };
-        let inserted = diesel::insert_into(users::table)
-            .values((&new, users::cognito_issuer.eq(identity.issuer)))
-            .on_conflict_do_nothing()
-            .returning(User::as_returning())
-            .get_result(conn)
-            .await
-            .optional()?;
+        let inserted = new.insert_from_cognito(conn, identity.issuer).await?;
         if let Some(user) = inserted {
             tracing::info!(user = %user, "provisioned a user from Cognito");
             return Ok(user);
@@ -142,15 +124,6 @@ pub async fn find_or_create(
     }
     // Only if a username equal to a fresh UUIDv7 existed: never, short of a corrupted table.
     Err(DbError::Query(diesel::result::Error::NotFound))
-}
-
-#[derive(AsChangeset)]
-#[diesel(table_name = users)]
-struct ProfileChanges<'a> {
-    email: Option<&'a str>,
-    email_verified: Option<bool>,
-    first_name: Option<&'a str>,
-    last_name: Option<&'a str>,
 }
 
 fn changed<'a>(new: &'a Option<String>, old: &str) -> Option<&'a str> {
@@ -169,18 +142,10 @@ pub async fn sync_profile(
         first_name: changed(&profile.first_name, &user.first_name),
         last_name: changed(&profile.last_name, &user.last_name),
     };
-    if changes.email.is_none()
-        && changes.email_verified.is_none()
-        && changes.first_name.is_none()
-        && changes.last_name.is_none()
-    {
+    if changes.is_empty() {
         return Ok(user);
     }
-    Ok(diesel::update(users::table.find(user.id))
-        .set(&changes)
-        .returning(User::as_returning())
-        .get_result(conn)
-        .await?)
+    Ok(User::update_profile(conn, user.id, &changes).await?)
 }
 
 #[cfg(test)]
@@ -213,15 +178,5 @@ mod tests {
         assert_eq!(nul.email, None);
         assert_eq!(nul.first_name, None);
         assert_eq!(nul.last_name.as_deref(), Some("Doe"));
-    }
-
-    #[test]
-    fn subs_must_be_storable() {
-        assert!(valid_sub("0191d2c4-0000-7000-8000-000000000000"));
-        for bad in ["", "  ", "a\0b", "tab\there"] {
-            assert!(!valid_sub(bad), "{bad:?}");
-        }
-        assert!(valid_sub(&"s".repeat(128)));
-        assert!(!valid_sub(&"s".repeat(129)));
     }
 }

@@ -215,11 +215,21 @@ impl Verifier {
     }
 }
 
+/// Longest `sub` we store (the column is `varchar(128)`; Cognito's are 36-character UUIDs).
+pub const MAX_SUB_LEN: usize = 128;
+
+/// A `sub` we can store and name a user by: 1–128 characters, not blank, no control characters.
+pub fn valid_sub(sub: &str) -> bool {
+    sub.chars().count() <= MAX_SUB_LEN
+        && !sub.trim().is_empty()
+        && !sub.chars().any(char::is_control)
+}
+
 /// The claims that are stored or looked up must fit their columns: `sub` (1–128 characters, not
 /// blank, no control characters) and `jti`/`origin_jti` (at most 255 characters, no control
 /// characters; PostgreSQL text cannot even hold NUL). A token from a real pool always passes.
 fn check_storable(claims: &Claims) -> Result<(), AuthError> {
-    if !super::provisioning::valid_sub(&claims.sub) {
+    if !valid_sub(&claims.sub) {
         return Err(AuthError::InvalidClaims(
             "the sub claim must have 1 to 128 characters, not blank, without control characters"
                 .into(),
@@ -338,6 +348,16 @@ fn map_jwt_error(e: jsonwebtoken::errors::Error) -> AuthError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subs_must_be_storable() {
+        assert!(valid_sub("0191d2c4-0000-7000-8000-000000000000"));
+        for bad in ["", "  ", "a\0b", "tab\there"] {
+            assert!(!valid_sub(bad), "{bad:?}");
+        }
+        assert!(valid_sub(&"s".repeat(128)));
+        assert!(!valid_sub(&"s".repeat(129)));
+    }
 
     fn b64(v: &str) -> String {
         URL_SAFE_NO_PAD.encode(v)
