@@ -11,7 +11,7 @@ use super::history::{self, Action, Changes};
 use super::kit::{Admin, FieldErrors, PageCtx, after_save, flash, page, parse_id, redirect};
 use super::lock::{self, SaveError};
 use super::model_admin::{
-    Cell, Column, Count, Filter, FilterKind, ListParams, ModelAdmin, Related, load_one, target,
+    Cell, Column, Count, Filter, ListParams, ModelAdmin, Related, load_one, target,
 };
 use crate::auth::csrf::{AdminForm, FormData};
 use crate::db;
@@ -35,26 +35,13 @@ impl ModelAdmin for Articles {
     const PLURAL: &'static str = "articles";
     const NAME_FIELD: &'static str = "name";
     const COLUMNS: &'static [Column] = &[
-        Column {
-            name: "created_at",
-            label: "Created",
-        },
-        Column {
-            name: "name",
-            label: "Name",
-        },
-        Column {
-            name: "author",
-            label: "Author",
-        },
+        Column::new("created_at", "Created"),
+        Column::new("name", "Name"),
+        Column::new("author", "Author"),
     ];
     const DEFAULT_ORDER: &'static str = "-created_at";
     const SEARCH_LABEL: &'static str = "Search by name";
-    const FILTERS: &'static [Filter] = &[Filter {
-        name: "author",
-        label: "Author (username)",
-        kind: FilterKind::Text,
-    }];
+    const FILTERS: &'static [Filter] = &[Filter::text("author", "Author (username)")];
 
     fn id((article, _): &Self::Object) -> Uuid {
         article.id
@@ -155,12 +142,6 @@ struct ArticleFormPage {
     readonly: bool,
 }
 
-impl ArticleFormPage {
-    fn errors_for(&self, field: &str) -> Vec<String> {
-        self.errors.get(field).cloned().unwrap_or_default()
-    }
-}
-
 pub(crate) struct Values {
     pub(crate) name: String,
     pub(crate) body: String,
@@ -240,14 +221,11 @@ async fn validate(
     errors: &mut FieldErrors,
 ) -> Result<Option<User>, AdminError> {
     if let Some(problem) = check_name(&values.name) {
-        errors.entry("name").or_default().push(problem);
+        errors.add("name", problem);
     }
     let author = User::find_by_username(conn, &values.author).await?;
     if author.is_none() {
-        errors
-            .entry("author")
-            .or_default()
-            .push("No user with that username.".into());
+        errors.add("author", "No user with that username.");
     }
     Ok(author)
 }

@@ -34,14 +34,8 @@ impl ModelAdmin for Groups {
     const PLURAL: &'static str = "groups";
     const NAME_FIELD: &'static str = "name";
     const COLUMNS: &'static [Column] = &[
-        Column {
-            name: "name",
-            label: "Name",
-        },
-        Column {
-            name: "created_at",
-            label: "Created",
-        },
+        Column::new("name", "Name"),
+        Column::new("created_at", "Created"),
     ];
     const DEFAULT_ORDER: &'static str = "name";
     const SEARCH_LABEL: &'static str = "Search by name";

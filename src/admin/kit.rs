@@ -157,8 +157,41 @@ pub fn safe_next(next: &str) -> Option<&str> {
     stays.then_some(next)
 }
 
-/// Field name → messages, shown next to each field.
-pub type FieldErrors = BTreeMap<&'static str, Vec<String>>;
+/// What is wrong with a posted form: messages per field, shown next to each field.
+#[derive(Debug, Default, Clone)]
+pub struct FieldErrors(BTreeMap<&'static str, Vec<String>>);
+
+impl FieldErrors {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add(&mut self, field: &'static str, message: impl Into<String>) {
+        self.0.entry(field).or_default().push(message.into());
+    }
+
+    pub fn add_all(&mut self, field: &'static str, messages: impl IntoIterator<Item = String>) {
+        self.0.entry(field).or_default().extend(messages);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn has(&self, field: &str) -> bool {
+        self.0.contains_key(field)
+    }
+
+    /// The fields with errors.
+    pub fn fields(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.0.keys().copied()
+    }
+
+    /// The messages of `field` (templates: `errors.of("name")`).
+    pub fn of(&self, field: &str) -> Vec<String> {
+        self.0.get(field).cloned().unwrap_or_default()
+    }
+}
 
 /// A checkbox of a multiple choice (a user's groups, a group's permissions).
 pub struct Choice {

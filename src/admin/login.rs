@@ -181,12 +181,6 @@ struct PasswordChangePage {
     help: Vec<String>,
 }
 
-impl PasswordChangePage {
-    fn errors_for(&self, field: &str) -> Vec<String> {
-        self.errors.get(field).cloned().unwrap_or_default()
-    }
-}
-
 fn password_change_form(admin: Admin, errors: FieldErrors) -> Result<HttpResponse, AdminError> {
     password_change_form_with(StatusCode::OK, admin, errors)
 }
@@ -231,17 +225,14 @@ pub async fn password_change_submit(
         PasswordCheck::Right => {}
         PasswordCheck::Wrong => {
             tracing::info!(user = %user, client = ?client, "wrong old password on password change");
-            errors
-                .entry("old_password")
-                .or_default()
-                .push("Your old password was entered incorrectly. Please enter it again.".into());
+            errors.add(
+                "old_password",
+                "Your old password was entered incorrectly. Please enter it again.",
+            );
         }
         PasswordCheck::Throttled => {
             tracing::warn!(user = %user, client = ?client, "password change throttled");
-            errors
-                .entry("old_password")
-                .or_default()
-                .push(LOGIN_THROTTLED.into());
+            errors.add("old_password", LOGIN_THROTTLED);
             let status = StatusCode::TOO_MANY_REQUESTS;
             return Ok(throttled(password_change_form_with(status, admin, errors)?));
         }

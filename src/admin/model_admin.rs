@@ -31,11 +31,55 @@ pub struct Column {
     pub label: &'static str,
 }
 
+impl Column {
+    pub const fn new(name: &'static str, label: &'static str) -> Self {
+        Column { name, label }
+    }
+}
+
 /// A filter of the change list: its query parameter, its label, and what it takes.
 pub struct Filter {
     pub name: &'static str,
     pub label: &'static str,
     pub kind: FilterKind,
+}
+
+impl Filter {
+    pub const fn yes_no(name: &'static str, label: &'static str) -> Self {
+        Filter {
+            name,
+            label,
+            kind: FilterKind::YesNo,
+        }
+    }
+
+    pub const fn choice(
+        name: &'static str,
+        label: &'static str,
+        choices: &'static [(&'static str, &'static str)],
+    ) -> Self {
+        Filter {
+            name,
+            label,
+            kind: FilterKind::Choice(choices),
+        }
+    }
+
+    pub const fn date(name: &'static str, label: &'static str) -> Self {
+        Filter {
+            name,
+            label,
+            kind: FilterKind::Date,
+        }
+    }
+
+    pub const fn text(name: &'static str, label: &'static str) -> Self {
+        Filter {
+            name,
+            label,
+            kind: FilterKind::Text,
+        }
+    }
 }
 
 pub enum FilterKind {
@@ -56,12 +100,18 @@ pub struct BulkAction {
     pub permission: &'static str,
 }
 
+impl BulkAction {
+    pub const fn new(name: &'static str, label: &'static str, permission: &'static str) -> Self {
+        BulkAction {
+            name,
+            label,
+            permission,
+        }
+    }
+}
+
 /// Every model's first action (Django's `delete_selected`).
-pub const DELETE_SELECTED: BulkAction = BulkAction {
-    name: "delete",
-    label: "Delete selected",
-    permission: "delete",
-};
+pub const DELETE_SELECTED: BulkAction = BulkAction::new("delete", "Delete selected", "delete");
 
 /// The history message of an object deleted by a bulk action.
 pub const BULK_DELETED: &str = "Deleted (bulk action).";
@@ -917,36 +967,18 @@ mod tests {
     use super::*;
 
     const COLUMNS: &[Column] = &[
-        Column {
-            name: "name",
-            label: "Name",
-        },
-        Column {
-            name: "created_at",
-            label: "Created",
-        },
+        Column::new("name", "Name"),
+        Column::new("created_at", "Created"),
     ];
     const FILTERS: &[Filter] = &[
-        Filter {
-            name: "is_active",
-            label: "Active",
-            kind: FilterKind::YesNo,
-        },
-        Filter {
-            name: "source",
-            label: "Source",
-            kind: FilterKind::Choice(&[("cognito", "Cognito"), ("local", "Local")]),
-        },
-        Filter {
-            name: "created_from",
-            label: "Created from",
-            kind: FilterKind::Date,
-        },
-        Filter {
-            name: "author",
-            label: "Author",
-            kind: FilterKind::Text,
-        },
+        Filter::yes_no("is_active", "Active"),
+        Filter::choice(
+            "source",
+            "Source",
+            &[("cognito", "Cognito"), ("local", "Local")],
+        ),
+        Filter::date("created_from", "Created from"),
+        Filter::text("author", "Author"),
     ];
 
     fn parse(query: &str) -> ListParams {

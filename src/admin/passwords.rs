@@ -31,15 +31,12 @@ pub fn check_new_password(
     errors: &mut FieldErrors,
 ) {
     if new1 != new2 {
-        errors
-            .entry(field2)
-            .or_default()
-            .push("The two password fields didn't match.".into());
+        errors.add(field2, "The two password fields didn't match.");
         return;
     }
     let problems = password::validate_password(new2, user);
     if !problems.is_empty() {
-        errors.entry(field2).or_default().extend(problems);
+        errors.add_all(field2, problems);
     }
 }
 

@@ -237,9 +237,9 @@ fn users_add(form: &FormData) {
         &mut errors,
     );
     if p1 != p2 {
-        assert!(errors.contains_key("password2"));
+        assert!(errors.has("password2"));
     }
-    assert!(errors.keys().all(|k| *k == "password2"));
+    assert!(errors.fields().all(|k| k == "password2"));
 }
 
 fn users_change(form: &FormData) {

@@ -13,12 +13,6 @@ struct AddPage {
     help: Vec<String>,
 }
 
-impl AddPage {
-    fn errors_for(&self, field: &str) -> Vec<String> {
-        self.errors.get(field).cloned().unwrap_or_default()
-    }
-}
-
 /// `GET /admin/users/add/`
 pub async fn add_page(admin: Admin) -> Result<HttpResponse, AdminError> {
     admin.require(MODEL, "add")?;
@@ -40,16 +34,13 @@ pub(super) async fn check_username(
     errors: &mut FieldErrors,
 ) -> Result<(), AdminError> {
     if let Err(e) = accounts::validate_username(username) {
-        errors.entry("username").or_default().push(e.to_string());
+        errors.add("username", e.to_string());
         return Ok(());
     }
     if let Some(existing) = User::find_by_username(conn, username).await?
         && Some(existing.id) != except
     {
-        errors
-            .entry("username")
-            .or_default()
-            .push("A user with that username already exists.".into());
+        errors.add("username", "A user with that username already exists.");
     }
     Ok(())
 }
@@ -69,7 +60,7 @@ pub async fn add_submit(
     let email = match accounts::normalize_email(form.get("email")) {
         Ok(e) => e,
         Err(e) => {
-            errors.entry("email").or_default().push(e.to_string());
+            errors.add("email", e.to_string());
             form.get("email").to_owned()
         }
     };
@@ -136,10 +127,7 @@ pub async fn add_submit(
             diesel::result::DatabaseErrorKind::UniqueViolation,
             _,
         )) => {
-            errors
-                .entry("username")
-                .or_default()
-                .push("A user with that username already exists.".into());
+            errors.add("username", "A user with that username already exists.");
             return page(&AddPage {
                 page_title: "Add user".into(),
                 ctx: admin.ctx,

@@ -104,12 +104,6 @@ struct ChangePage {
     locked_out: bool,
 }
 
-impl ChangePage {
-    fn errors_for(&self, field: &str) -> Vec<String> {
-        self.errors.get(field).cloned().unwrap_or_default()
-    }
-}
-
 /// The list's query string a change form came from (Django's `_changelist_filters`), rebuilt
 /// from its parsed parameters so only known, well-formed parameters survive.
 pub(crate) fn changelist_filters(raw: &str) -> String {
@@ -345,24 +339,21 @@ pub async fn change_submit(
     check_username(&mut conn, &values.username, Some(id), &mut errors).await?;
     match accounts::normalize_email(&values.email) {
         Ok(e) => values.email = e,
-        Err(e) => errors.entry("email").or_default().push(e.to_string()),
+        Err(e) => errors.add("email", e.to_string()),
     }
     for (field, value) in [
         ("first_name", &values.first_name),
         ("last_name", &values.last_name),
     ] {
         if value.chars().count() > MAX_NAME_LEN {
-            errors
-                .entry(field)
-                .or_default()
-                .push(format!("At most {MAX_NAME_LEN} characters."));
+            errors.add(field, format!("At most {MAX_NAME_LEN} characters."));
         }
     }
     if id == admin.staff.user.id && (!values.is_active || !values.is_staff) {
-        errors
-            .entry("is_active")
-            .or_default()
-            .push("You cannot remove your own active or staff status.".into());
+        errors.add(
+            "is_active",
+            "You cannot remove your own active or staff status.",
+        );
     }
     let lock = form.get(lock::FIELD).to_owned();
     if !errors.is_empty() {
@@ -403,10 +394,7 @@ pub async fn change_submit(
             diesel::result::DatabaseErrorKind::UniqueViolation,
             _,
         ))) => {
-            errors
-                .entry("username")
-                .or_default()
-                .push("A user with that username already exists.".into());
+            errors.add("username", "A user with that username already exists.");
             let filters = form.get("_changelist_filters");
             return change_page_for(
                 &mut conn,

@@ -30,8 +30,8 @@ use super::kit::{
 };
 use super::lock::{self, SaveError};
 use super::model_admin::{
-    BulkAction, Cell, Column, Count, DELETE_SELECTED, Filter, FilterKind, ListParams, ModelAdmin,
-    Related, load_managed, load_one, lock_managed, target,
+    BulkAction, Cell, Column, Count, DELETE_SELECTED, Filter, ListParams, ModelAdmin, Related,
+    load_managed, load_one, lock_managed, target,
 };
 use super::passwords::{check_new_password, hash_blocking, password_help, set_password_logged};
 use crate::auth::accounts;
@@ -60,88 +60,35 @@ impl ModelAdmin for Users {
     const PLURAL: &'static str = "users";
     const NAME_FIELD: &'static str = "username";
     const COLUMNS: &'static [Column] = &[
-        Column {
-            name: "username",
-            label: "Username",
-        },
-        Column {
-            name: "email",
-            label: "Email address",
-        },
-        Column {
-            name: "is_staff",
-            label: "Staff",
-        },
-        Column {
-            name: "is_active",
-            label: "Active",
-        },
-        Column {
-            name: "source",
-            label: "Source",
-        },
-        Column {
-            name: "created_at",
-            label: "Created",
-        },
+        Column::new("username", "Username"),
+        Column::new("email", "Email address"),
+        Column::new("is_staff", "Staff"),
+        Column::new("is_active", "Active"),
+        Column::new("source", "Source"),
+        Column::new("created_at", "Created"),
     ];
     const DEFAULT_ORDER: &'static str = "username";
     const SEARCH_LABEL: &'static str = "Search username, email, Cognito sub";
     const FILTERS: &'static [Filter] = &[
-        Filter {
-            name: "is_staff",
-            label: "Staff",
-            kind: FilterKind::YesNo,
-        },
-        Filter {
-            name: "is_superuser",
-            label: "Superuser",
-            kind: FilterKind::YesNo,
-        },
-        Filter {
-            name: "is_active",
-            label: "Active",
-            kind: FilterKind::YesNo,
-        },
-        Filter {
-            name: "source",
-            label: "Source",
-            kind: FilterKind::Choice(&[("cognito", "Cognito"), ("local", "Local")]),
-        },
-        Filter {
-            name: "created_from",
-            label: "Created from",
-            kind: FilterKind::Date,
-        },
-        Filter {
-            name: "created_to",
-            label: "Created to",
-            kind: FilterKind::Date,
-        },
+        Filter::yes_no("is_staff", "Staff"),
+        Filter::yes_no("is_superuser", "Superuser"),
+        Filter::yes_no("is_active", "Active"),
+        Filter::choice(
+            "source",
+            "Source",
+            &[("cognito", "Cognito"), ("local", "Local")],
+        ),
+        Filter::date("created_from", "Created from"),
+        Filter::date("created_to", "Created to"),
     ];
     const PAGE_SIZES: &'static [i64] = &[25, 50, 100, 200];
     const DEFAULT_PAGE_SIZE: i64 = 100;
     const MATCHED: (&'static str, &'static str) = ("result", "results");
     const ACTIONS: &'static [BulkAction] = &[
-        BulkAction {
-            label: "Delete selected users",
-            ..DELETE_SELECTED
-        },
-        BulkAction {
-            name: "activate",
-            label: "Activate selected users",
-            permission: "change",
-        },
-        BulkAction {
-            name: "deactivate",
-            label: "Deactivate selected users",
-            permission: "change",
-        },
-        BulkAction {
-            name: "signout",
-            label: "Sign selected users out everywhere",
-            permission: "change",
-        },
+        BulkAction::new("delete", "Delete selected users", "delete"),
+        BulkAction::new("activate", "Activate selected users", "change"),
+        BulkAction::new("deactivate", "Deactivate selected users", "change"),
+        BulkAction::new("signout", "Sign selected users out everywhere", "change"),
     ];
     const EXPORT_URL: Option<&'static str> = Some("/admin/users/export.csv");
 

@@ -14,12 +14,6 @@ struct SetPasswordPage {
     help: Vec<String>,
 }
 
-impl SetPasswordPage {
-    fn errors_for(&self, field: &str) -> Vec<String> {
-        self.errors.get(field).cloned().unwrap_or_default()
-    }
-}
-
 /// One's own password is changed here, with the old one.
 const OWN_PASSWORD_PAGE: &str = "/admin/password_change/";
 
