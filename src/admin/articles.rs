@@ -2,16 +2,16 @@
 //! forms. Delete, bulk delete and history are the generic ones of [`ModelAdmin`].
 
 use actix_web::{HttpResponse, web};
-use askama::Template;
 use diesel::QueryResult;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use uuid::Uuid;
 
+use super::forms::{Field, FormPage, Input, Row};
 use super::history::{self, Action, Changes};
-use super::kit::{Admin, FieldErrors, PageCtx, after_save, flash, page, parse_id, redirect};
+use super::kit::{Admin, FieldErrors, after_save, flash, page, parse_id, redirect};
 use super::lock::{self, SaveError};
 use super::model_admin::{
-    Cell, Column, Count, Filter, ListParams, ModelAdmin, Related, load_one, target,
+    Cell, Column, Count, Fieldsets, Filter, ListParams, ModelAdmin, Related, load_one, target,
 };
 use crate::auth::csrf::{AdminForm, FormData};
 use crate::db;
@@ -42,6 +42,7 @@ impl ModelAdmin for Articles {
     const DEFAULT_ORDER: &'static str = "-created_at";
     const SEARCH_LABEL: &'static str = "Search by name";
     const FILTERS: &'static [Filter] = &[Filter::text("author", "Author (username)")];
+    const FIELDSETS: Fieldsets = &[("", &["name", "author", "body"])];
 
     fn id((article, _): &Self::Object) -> Uuid {
         article.id
@@ -125,23 +126,6 @@ pub(crate) fn list_params(query_string: &str) -> ListParams {
     ListParams::parse::<Articles>(query_string)
 }
 
-#[derive(Template)]
-#[template(path = "admin/article_form.html")]
-struct ArticleFormPage {
-    page_title: String,
-    ctx: PageCtx,
-    id: Option<Uuid>,
-    name: String,
-    body: String,
-    author: String,
-    /// The article's version when the form was first rendered (change form only).
-    updated_at_token: String,
-    errors: FieldErrors,
-    /// Form-wide error (a stale save).
-    conflict: String,
-    readonly: bool,
-}
-
 pub(crate) struct Values {
     pub(crate) name: String,
     pub(crate) body: String,
@@ -150,37 +134,33 @@ pub(crate) struct Values {
     pub(crate) lock: String,
 }
 
-fn form_page(
-    admin: Admin,
-    id: Option<Uuid>,
-    values: Values,
-    errors: FieldErrors,
-) -> Result<HttpResponse, AdminError> {
-    form_page_with(admin, id, values, errors, String::new())
+impl Values {
+    fn field(&self, name: &str) -> Option<Row> {
+        Some(match name {
+            "name" => Row::new("Name", Input::text(&self.name).max(MAX_NAME_LEN).required()),
+            "author" => Row::new(
+                "Author (username)",
+                Input::text(&self.author).required().no_caps(),
+            ),
+            "body" => Row::new("Body", Field::TextArea(self.body.clone(), 10)),
+            _ => return None,
+        })
+    }
 }
 
-fn form_page_with(
+fn form_page(
     admin: Admin,
     id: Option<Uuid>,
     values: Values,
     errors: FieldErrors,
     conflict: String,
 ) -> Result<HttpResponse, AdminError> {
-    page(&ArticleFormPage {
-        page_title: match id {
-            Some(_) => format!("Change article {}", values.name),
-            None => "Add article".into(),
-        },
-        readonly: id.is_some() && !admin.ctx.can(MODEL, "change"),
-        ctx: admin.ctx,
-        id,
-        name: values.name,
-        body: values.body,
-        author: values.author,
-        updated_at_token: values.lock,
-        errors,
-        conflict,
-    })
+    let readonly = id.is_some() && !admin.ctx.can(MODEL, "change");
+    let object = id.map(|id| (id, values.name.as_str(), values.lock.clone()));
+    let field = |name: &str| values.field(name);
+    let mut form = FormPage::new::<Articles>(admin.ctx, object, readonly, &errors, field)?;
+    form.conflict = conflict;
+    page(&form)
 }
 
 /// `GET /admin/articles/add/`
@@ -197,6 +177,7 @@ pub async fn add_page(admin: Admin) -> Result<HttpResponse, AdminError> {
             lock: String::new(),
         },
         FieldErrors::new(),
+        String::new(),
     )
 }
 
@@ -254,7 +235,7 @@ pub async fn add_submit(
     let mut conn = db::connection(&state.pool).await?;
     let author = validate(&mut conn, &values, &mut errors).await?;
     let Some(author) = author.filter(|_| errors.is_empty()) else {
-        return form_page(admin, None, values, errors);
+        return form_page(admin, None, values, errors, String::new());
     };
     let actor = admin.staff.user.clone();
     let article = conn
@@ -309,6 +290,7 @@ pub async fn change_page(
             lock: lock::token(article.updated_at),
         },
         FieldErrors::new(),
+        String::new(),
     )
 }
 
@@ -328,7 +310,7 @@ pub async fn change_submit(
     load_one::<Articles>(&mut conn, id, false).await?;
     let author = validate(&mut conn, &values, &mut errors).await?;
     let Some(author) = author.filter(|_| errors.is_empty()) else {
-        return form_page(admin, Some(id), values, errors);
+        return form_page(admin, Some(id), values, errors, String::new());
     };
     let actor = admin.staff.user.clone();
     let saved = conn
@@ -370,13 +352,8 @@ pub async fn change_submit(
                 lock: lock::token(fresh.updated_at),
                 ..values
             };
-            let response = form_page_with(
-                admin,
-                Some(id),
-                values,
-                errors,
-                lock::conflict_message("article"),
-            )?;
+            let conflict = lock::conflict_message("article");
+            let response = form_page(admin, Some(id), values, errors, conflict)?;
             return Ok(lock::conflict(response));
         }
         Err(SaveError::Forbidden) => return Err(AdminError::Forbidden),

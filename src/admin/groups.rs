@@ -4,17 +4,19 @@
 use std::collections::HashSet;
 
 use actix_web::{HttpResponse, web};
-use askama::Template;
 use diesel::QueryResult;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use uuid::Uuid;
 
+use super::forms::{Field, FormPage, Input, Row};
 use super::history::{self, Action, Changes};
 use super::kit::{
-    Admin, ChoiceGroup, PageCtx, after_save, flash, page, parse_id, permission_choices, redirect,
+    Admin, FieldErrors, after_save, flash, page, parse_id, permission_choices, redirect,
 };
 use super::lock::{self, SaveError};
-use super::model_admin::{Cell, Column, Count, ListParams, ModelAdmin, Related, load_one, target};
+use super::model_admin::{
+    Cell, Column, Count, Fieldsets, ListParams, ModelAdmin, Related, load_one, target,
+};
 use crate::auth::csrf::{AdminForm, FormData};
 use crate::auth::staff::Perms;
 use crate::db;
@@ -39,6 +41,7 @@ impl ModelAdmin for Groups {
     ];
     const DEFAULT_ORDER: &'static str = "name";
     const SEARCH_LABEL: &'static str = "Search by name";
+    const FIELDSETS: Fieldsets = &[("", &["name", "permissions"])];
 
     fn id(group: &Group) -> Uuid {
         group.id
@@ -136,95 +139,71 @@ pub(crate) async fn perms_of_groups(
     })
 }
 
-#[derive(Template)]
-#[template(path = "admin/group_form.html")]
-struct GroupFormPage {
-    page_title: String,
-    ctx: PageCtx,
-    /// None on the add form.
-    id: Option<Uuid>,
-    name: String,
-    error: String,
-    /// Form-wide error (a stale save).
-    conflict: String,
-    /// The group's version when this form was rendered (change form only).
-    updated_at_token: String,
-    readonly: bool,
-    /// Only superusers change a group's permissions: others see them disabled (and post them
-    /// back unchanged through hidden fields, so a rename keeps them).
-    can_grant: bool,
-    /// Why a change form is read-only although the viewer has `groups.change`.
-    out_of_reach: bool,
-    perm_groups: Vec<ChoiceGroup>,
-}
-
+/// The form with a form-wide `conflict` message, and the version token `lock` (`None`: the
+/// group's current one; a re-shown form keeps the token it was posted with, so a change saved
+/// meanwhile is not silently overwritten by the next try). The token must have been read before
+/// `perms`.
+#[allow(clippy::too_many_arguments)]
 async fn form_page(
     conn: &mut AsyncPgConnection,
     admin: Admin,
     id: Option<Uuid>,
     name: String,
     perms: &HashSet<Uuid>,
-    error: String,
-) -> Result<HttpResponse, AdminError> {
-    form_page_with(conn, admin, id, name, perms, error, String::new(), None).await
-}
-
-/// The form with a form-wide `conflict` message, and the version token `lock` (`None`: the
-/// group's current one; a re-shown form keeps the token it was posted with, so a change saved
-/// meanwhile is not silently overwritten by the next try). The token must have been read before
-/// `perms`.
-#[allow(clippy::too_many_arguments)]
-async fn form_page_with(
-    conn: &mut AsyncPgConnection,
-    admin: Admin,
-    id: Option<Uuid>,
-    name: String,
-    perms: &HashSet<Uuid>,
-    error: String,
+    errors: FieldErrors,
     conflict: String,
     lock: Option<&str>,
 ) -> Result<HttpResponse, AdminError> {
     // Only superusers change permissions: others see them as stored, not as posted (a form
-    // re-shown after a conflict must not carry back permissions changed since).
+    // re-shown after a conflict must not carry back permissions changed since), disabled, and
+    // post them back unchanged through hidden fields, so a rename keeps them.
+    let can_grant = admin.staff.perms.superuser;
     let none = HashSet::new();
     let stored: HashSet<Uuid>;
     let perms = match id {
-        Some(id) if !admin.staff.perms.superuser => {
+        Some(id) if !can_grant => {
             stored = Group::permission_ids(conn, id).await?;
             &stored
         }
-        None if !admin.staff.perms.superuser => &none,
+        None if !can_grant => &none,
         _ => perms,
     };
-    let perm_groups = permission_choices(conn, perms).await?;
-    let updated_at_token = match (id, lock) {
+    let mut perm_groups = Some(permission_choices(conn, perms, !can_grant).await?);
+    let field = |field: &str| {
+        Some(match field {
+            "name" => Row::new("Name", Input::text(&name).max(150).required()),
+            "permissions" => {
+                let row = Row::new(
+                    "Permissions",
+                    Field::ChoiceGroups("id_perm_", perm_groups.take()?),
+                );
+                row.help(
+                    (!can_grant).then_some("Only superusers may change a group's permissions."),
+                )
+            }
+            _ => return None,
+        })
+    };
+    let lock = match (id, lock) {
         (Some(_), Some(lock)) => lock.to_owned(),
         (Some(id), None) => lock::token(load_one::<Groups>(conn, id, false).await?.updated_at),
         (None, _) => String::new(),
     };
     let may_change = admin.ctx.can(MODEL, "change");
+    // Why a change form is read-only although the viewer has `groups.change`.
     let out_of_reach = match id {
         Some(id) if may_change => !within_reach(conn, &admin.staff.perms, id).await?,
         _ => false,
     };
     let readonly = id.is_some() && (!may_change || out_of_reach);
-    page(&GroupFormPage {
-        page_title: if id.is_some() {
-            format!("Change group {name}")
-        } else {
-            "Add group".into()
-        },
-        ctx: admin.ctx,
-        id,
-        name,
-        error,
-        conflict,
-        updated_at_token,
-        readonly,
-        can_grant: admin.staff.perms.superuser,
-        out_of_reach,
-        perm_groups,
-    })
+    let object = id.map(|id| (id, name.as_str(), lock));
+    let mut form = FormPage::new::<Groups>(admin.ctx, object, readonly, &errors, field)?;
+    form.conflict = conflict;
+    if out_of_reach {
+        form.notice = "This group grants permissions you do not hold, so you may not rename it \
+                       or hand out its membership.";
+    }
+    page(&form)
 }
 
 /// Whether the group's stored permissions are all the actor's own: only then may a non-superuser
@@ -243,13 +222,16 @@ pub async fn add_page(
 ) -> Result<HttpResponse, AdminError> {
     admin.require(MODEL, "add")?;
     let mut conn = db::connection(&state.pool).await?;
+    let (name, perms, errors) = (String::new(), HashSet::new(), FieldErrors::new());
     form_page(
         &mut conn,
         admin,
         None,
+        name,
+        &perms,
+        errors,
         String::new(),
-        &HashSet::new(),
-        String::new(),
+        None,
     )
     .await
 }
@@ -369,59 +351,39 @@ async fn submit(
         load_one::<Groups>(&mut conn, id, false).await?;
     }
     let lock = form.get(lock::FIELD);
-    if let Some(error) = check_name(&name) {
-        return form_page_with(
-            &mut conn,
-            admin,
-            id,
-            name,
-            &perms,
-            error,
-            String::new(),
-            Some(lock),
-        )
-        .await;
-    }
     let actor = admin.staff.user.clone();
     let actor_perms = admin.staff.perms.clone();
-    let saved = match save_group(&mut conn, &actor, &actor_perms, id, lock, &name, &perms).await {
+    let saved = match check_name(&name) {
+        Some(error) => Err(error),
+        None => match save_group(&mut conn, &actor, &actor_perms, id, lock, &name, &perms).await {
+            Ok(saved) => Ok(saved),
+            Err(SaveError::Forbidden) => return Err(AdminError::Forbidden),
+            Err(SaveError::Stale) => {
+                let conflict = lock::conflict_message("group");
+                let errors = FieldErrors::new();
+                let response =
+                    form_page(&mut conn, admin, id, name, &perms, errors, conflict, None).await?;
+                return Ok(lock::conflict(response));
+            }
+            Err(SaveError::Db(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            ))) => Err("A group with that name already exists.".to_owned()),
+            // Deleted by someone else while this form was open.
+            Err(SaveError::Db(diesel::result::Error::NotFound)) => {
+                return Err(AdminError::NotFound);
+            }
+            Err(SaveError::Db(e)) => return Err(e.into()),
+        },
+    };
+    let saved = match saved {
         Ok(saved) => saved,
-        Err(SaveError::Forbidden) => return Err(AdminError::Forbidden),
-        Err(SaveError::Stale) => {
-            let conflict = lock::conflict_message("group");
-            let response = form_page_with(
-                &mut conn,
-                admin,
-                id,
-                name,
-                &perms,
-                String::new(),
-                conflict,
-                None,
-            )
-            .await?;
-            return Ok(lock::conflict(response));
+        Err(error) => {
+            let mut errors = FieldErrors::new();
+            errors.add("name", error);
+            let (conflict, lock) = (String::new(), Some(lock));
+            return form_page(&mut conn, admin, id, name, &perms, errors, conflict, lock).await;
         }
-        Err(SaveError::Db(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        ))) => {
-            let error = "A group with that name already exists.".to_owned();
-            return form_page_with(
-                &mut conn,
-                admin,
-                id,
-                name,
-                &perms,
-                error,
-                String::new(),
-                Some(lock),
-            )
-            .await;
-        }
-        // Deleted by someone else while this form was open.
-        Err(SaveError::Db(diesel::result::Error::NotFound)) => return Err(AdminError::NotFound),
-        Err(SaveError::Db(e)) => return Err(e.into()),
     };
     flash(
         &admin.session,
@@ -458,13 +420,13 @@ pub async fn change_page(
     // shows newer permissions under an older token, and its save is refused as stale rather than
     // silently dropping that save's permissions.
     let lock = lock::token(group.updated_at);
-    form_page_with(
+    form_page(
         &mut conn,
         admin,
         Some(id),
         group.name,
         &perms,
-        String::new(),
+        FieldErrors::new(),
         String::new(),
         Some(&lock),
     )

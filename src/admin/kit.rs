@@ -21,6 +21,7 @@ use crate::models::Permission;
 
 /// What every admin template gets: who is signed in, the CSRF token for forms, permissions for
 /// showing only the links the user may follow.
+#[derive(Default)]
 pub struct PageCtx {
     /// Empty when nobody is signed in (login and error pages).
     pub username: String,
@@ -310,10 +311,11 @@ pub fn selected_ids(form: &FormData) -> Vec<Uuid> {
         .collect()
 }
 
-/// Every permission as checkboxes grouped by model, with `checked` ticked.
+/// Every permission as checkboxes grouped by model, with `checked` ticked, `locked` or not.
 pub async fn permission_choices(
     conn: &mut AsyncPgConnection,
     checked: &HashSet<Uuid>,
+    locked: bool,
 ) -> QueryResult<Vec<ChoiceGroup>> {
     let mut groups: BTreeMap<String, Vec<Choice>> = BTreeMap::new();
     for p in Permission::all(conn).await? {
@@ -322,7 +324,7 @@ pub async fn permission_choices(
             id: p.id,
             checked: checked.contains(&p.id),
             label: p.name,
-            locked: false,
+            locked,
         });
     }
     Ok(groups

@@ -4,9 +4,10 @@
 //! (login, logout), every other page sits behind [`crate::auth::staff::require_staff`] and takes
 //! a [`kit::Admin`] extractor (who is asking, what they may do, the page context for templates).
 //! The pieces every page uses are in `kit.rs`; each model is one file declaring its
-//! [`model_admin::ModelAdmin`], registered here.
+//! [`model_admin::ModelAdmin`], registered here, with its forms laid out by [`forms`].
 
 pub mod articles;
+pub mod forms;
 pub mod groups;
 pub mod history;
 pub mod index;

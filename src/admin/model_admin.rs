@@ -2,8 +2,9 @@
 //! search, filters, ordering and bulk actions, and how to load, describe, list and delete its
 //! objects; the generic pages here do the rest — the change list (search, filters, sorting,
 //! paging, bulk actions), the delete confirmation and delete, the bulk-delete confirmation, the
-//! history page — and [`register`] mounts them. A model file keeps only what is its own: its
-//! forms and saves, and pages no other model has.
+//! history page — and [`register`] mounts them. A model file keeps only what is its own: how
+//! its form fields are built (laid out by its `FIELDSETS`, rendered by [`super::forms`]), its
+//! saves, and pages no other model has.
 
 use std::future::Future;
 
@@ -123,6 +124,9 @@ pub enum Cell {
     Flag(bool),
 }
 
+/// A form's sections: a legend ("" for none) and the names of its fields in order.
+pub type Fieldsets = &'static [(&'static str, &'static [&'static str])];
+
 /// How many objects a filtered list holds.
 pub use crate::models::row_count::MatchCount as Count;
 
@@ -150,6 +154,11 @@ pub trait ModelAdmin: 'static {
     const ACTIONS: &'static [BulkAction] = &[DELETE_SELECTED];
     /// A link to download the filtered list, if the model has one.
     const EXPORT_URL: Option<&'static str> = None;
+    /// The change form's sections (Django's `fieldsets`), each built by the model (see
+    /// [`super::forms`]).
+    const FIELDSETS: Fieldsets;
+    /// The add form's sections, when they differ.
+    const ADD_FIELDSETS: Fieldsets = Self::FIELDSETS;
 
     fn id(object: &Self::Object) -> Uuid;
     /// The object's name: page titles, messages, history rows.

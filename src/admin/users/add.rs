@@ -2,28 +2,32 @@
 
 use super::*;
 
-#[derive(Template)]
-#[template(path = "admin/users/add.html")]
-struct AddPage {
-    page_title: String,
-    ctx: PageCtx,
-    username: String,
-    email: String,
-    errors: FieldErrors,
-    help: Vec<String>,
+/// The add form: what was typed, and what is wrong with it.
+fn add_form(
+    admin: Admin,
+    username: &str,
+    email: &str,
+    errors: &FieldErrors,
+) -> Result<HttpResponse, AdminError> {
+    let mut form = FormPage::new::<Users>(admin.ctx, None, false, errors, |name| {
+        let password = Input::new("password", "").required();
+        account_field(name, username, email).or_else(|| match name {
+            "password1" => Some(Row::new("Password", password).help(password_help())),
+            "password2" => Some(Row::new("Password confirmation", password)),
+            _ => None,
+        })
+    })?;
+    if let Some(first) = form.fieldsets.first_mut() {
+        first.description =
+            "First, enter a username and password. Then you'll be able to edit more user options.";
+    }
+    page(&form)
 }
 
 /// `GET /admin/users/add/`
 pub async fn add_page(admin: Admin) -> Result<HttpResponse, AdminError> {
     admin.require(MODEL, "add")?;
-    page(&AddPage {
-        page_title: "Add user".into(),
-        ctx: admin.ctx,
-        username: String::new(),
-        email: String::new(),
-        errors: FieldErrors::new(),
-        help: password_help(),
-    })
+    add_form(admin, "", "", &FieldErrors::new())
 }
 
 /// Checks a username (rule and case-insensitive uniqueness, ignoring `except`).
@@ -76,14 +80,7 @@ pub async fn add_submit(
         &mut errors,
     );
     if !errors.is_empty() {
-        return page(&AddPage {
-            page_title: "Add user".into(),
-            ctx: admin.ctx,
-            username,
-            email,
-            errors,
-            help: password_help(),
-        });
+        return add_form(admin, &username, &email, &errors);
     }
     let hash = hash_blocking(form.get("password2").to_owned()).await?;
     let actor = admin.staff.user.clone();
@@ -128,14 +125,7 @@ pub async fn add_submit(
             _,
         )) => {
             errors.add("username", "A user with that username already exists.");
-            return page(&AddPage {
-                page_title: "Add user".into(),
-                ctx: admin.ctx,
-                username,
-                email,
-                errors,
-                help: password_help(),
-            });
+            return add_form(admin, &username, &email, &errors);
         }
         Err(e) => return Err(e.into()),
     };

@@ -72,38 +72,6 @@ pub fn password_summary(hash: Option<&str>) -> String {
     }
 }
 
-#[derive(Template)]
-#[template(path = "admin/users/change.html")]
-struct ChangePage {
-    page_title: String,
-    ctx: PageCtx,
-    id: Uuid,
-    values: UserValues,
-    errors: FieldErrors,
-    /// Form-wide error (a stale save).
-    conflict: String,
-    updated_at_token: String,
-    /// Query string of the list this form was opened from, kept through saves.
-    changelist_filters: String,
-    readonly: bool,
-    /// Only superusers grant superuser status and direct permissions (no self-escalation);
-    /// group membership is per group (see [`Choice::locked`]).
-    can_grant: bool,
-    /// One's own password is set on `password_change/`, with the old one.
-    is_self: bool,
-    /// Why the form is read-only although the viewer has `users.change`.
-    out_of_reach: bool,
-    password: String,
-    groups: Vec<Choice>,
-    perm_groups: Vec<ChoiceGroup>,
-    cognito_sub: String,
-    tokens_valid_after: String,
-    last_login: String,
-    created_at: String,
-    updated_at: String,
-    locked_out: bool,
-}
-
 /// The list's query string a change form came from (Django's `_changelist_filters`), rebuilt
 /// from its parsed parameters so only known, well-formed parameters survive.
 pub(crate) fn changelist_filters(raw: &str) -> String {
@@ -146,10 +114,7 @@ async fn change_page_for(
         values.perms = stored.perms;
         stored_groups = stored.groups;
     }
-    let mut perm_groups = permission_choices(conn, &values.perms).await?;
-    for choice in perm_groups.iter_mut().flat_map(|g| g.choices.iter_mut()) {
-        choice.locked = !actor.superuser;
-    }
+    let perm_groups = permission_choices(conn, &values.perms, !actor.superuser).await?;
     let locked_out = staff::is_locked_out(conn, user).await?;
     let reachable = Users::may_manage(conn, actor, std::slice::from_ref(user)).await?;
     let tokens_valid_after = match &user.cognito_sub {
@@ -157,45 +122,111 @@ async fn change_page_for(
         None => None,
     };
     let show = |t: Option<DateTime<Utc>>| t.map(format_time).unwrap_or_else(|| "—".into());
-    page(&ChangePage {
-        page_title: format!("Change user {}", user.username),
-        readonly: !admin.ctx.can(MODEL, "change") || !reachable,
-        out_of_reach: admin.ctx.can(MODEL, "change") && !reachable,
-        can_grant: actor.superuser,
-        is_self: user.id == admin.staff.user.id,
-        groups: all_groups
+    let may_change = admin.ctx.can(MODEL, "change");
+    let readonly = !may_change || !reachable;
+    let is_self = user.id == admin.staff.user.id;
+    let id = user.id;
+    let mut groups = Some(
+        all_groups
             .into_iter()
             .map(|g| {
                 let locked = !may_hand_out(&g.id);
+                let chosen = if locked {
+                    &stored_groups
+                } else {
+                    &values.groups
+                };
                 Choice {
-                    checked: if locked {
-                        &stored_groups
-                    } else {
-                        &values.groups
-                    }
-                    .contains(&g.id),
+                    checked: chosen.contains(&g.id),
                     locked,
                     id: g.id,
                     label: g.name,
                 }
             })
-            .collect(),
-        ctx: admin.ctx,
-        id: user.id,
-        perm_groups,
-        values,
-        errors,
-        conflict,
-        updated_at_token: lock.map_or_else(|| lock::token(user.updated_at), str::to_owned),
-        changelist_filters: changelist_filters(filters),
-        password: password_summary(user.password_hash.as_deref()),
-        cognito_sub: user.cognito_sub.clone().unwrap_or_else(|| "—".into()),
-        tokens_valid_after: show(tokens_valid_after),
-        last_login: show(user.last_login),
-        created_at: format_time(user.created_at),
-        updated_at: format_time(user.updated_at),
-        locked_out,
-    })
+            .collect::<Vec<_>>(),
+    );
+    let mut perm_groups = Some(perm_groups);
+    let v = &values;
+    let field = |name: &str| {
+        let check = |label, checked| Row::new(label, Field::Checkbox(checked, false));
+        let name_input = |value: &str| Input::text(value).max(MAX_NAME_LEN);
+        let read_only = |label, text| Row::new(label, Field::ReadOnly(text, None));
+        Some(match name {
+            "password" => {
+                let link = if is_self {
+                    Some(("/admin/password_change/".into(), "(change your password)"))
+                } else {
+                    (!readonly).then(|| (format!("/admin/users/{id}/password/"), "(change)"))
+                };
+                let text = password_summary(user.password_hash.as_deref());
+                Row::new("Password", Field::ReadOnly(text, link))
+            }
+            "first_name" => Row::new("First name", name_input(&v.first_name)),
+            "last_name" => Row::new("Last name", name_input(&v.last_name)),
+            "is_active" => check("Active", v.is_active).help([
+                "Unselect this instead of deleting accounts. Deactivating ends the user's sessions.",
+            ]),
+            "is_staff" => check("Staff status", v.is_staff)
+                .help(["Designates whether the user can log into this admin site."]),
+            "is_superuser" => {
+                let field = Field::Checkbox(v.is_superuser, !actor.superuser);
+                let mut help = "Has all permissions without explicitly assigning them.".to_owned();
+                if !actor.superuser {
+                    help.push_str(
+                        " Only superusers may change this and the user permissions; groups only \
+                         with the permission to change groups, and only groups whose permissions \
+                         you hold all of.",
+                    );
+                }
+                Row::new("Superuser status", field).help([help])
+            }
+            "groups" => {
+                let choices = groups.take()?;
+                let none = choices.is_empty().then_some("No groups exist yet.");
+                Row::new("Groups", Field::Choices("id_group_", choices)).help(none)
+            }
+            "user_permissions" => Row::new(
+                "User permissions",
+                Field::ChoiceGroups("id_perm_", perm_groups.take()?),
+            ),
+            "cognito_sub" => read_only(
+                "Cognito sub",
+                user.cognito_sub.clone().unwrap_or_else(|| "—".into()),
+            ),
+            "tokens_valid_after" => read_only("API tokens valid after", show(tokens_valid_after)),
+            "email_verified" => check("Email verified", v.email_verified),
+            "last_login" => read_only("Last login", show(user.last_login)),
+            "created_at" => read_only("Created", format_time(user.created_at)),
+            "updated_at" => read_only("Updated", format_time(user.updated_at)),
+            _ => return account_field(name, &v.username, &v.email),
+        })
+    };
+    let lock = lock.map_or_else(|| lock::token(user.updated_at), str::to_owned);
+    let object = Some((id, user.username.as_str(), lock));
+    let mut form = FormPage::new::<Users>(admin.ctx, object, readonly, &errors, field)?;
+    form.conflict = conflict;
+    form.changelist_filters = Some(changelist_filters(filters));
+    form.delete &= !readonly;
+    if may_change && !reachable {
+        form.notice = "This account holds permissions you do not, so only someone who holds all \
+                       of them (or a superuser) may change it, set its password or sign it out.";
+    }
+    form.tools.push(Tool {
+        url: format!("/admin/users/{id}/signout/"),
+        label: "Sign out everywhere",
+        class: "btn-outline-warning",
+    });
+    if locked_out && actor.superuser {
+        form.tools.push(Tool {
+            url: format!("/admin/users/{id}/unlock/"),
+            label: "Clear login lock-out",
+            class: "btn-outline-danger",
+        });
+    }
+    if locked_out {
+        form.warning = "This account is locked out after too many failed logins.";
+    }
+    page(&form)
 }
 
 /// `GET /admin/users/{id}/change/`
@@ -213,14 +244,15 @@ pub async fn change_page(
     let user = load_one::<Users>(&mut conn, id, false).await?;
     let values = current_values(&mut conn, &user).await?;
     let query = FormData::parse(req.query_string().as_bytes());
+    let (errors, filters) = (FieldErrors::new(), query.get("_changelist_filters"));
     change_page_for(
         &mut conn,
         admin,
         &user,
         values,
-        FieldErrors::new(),
+        errors,
         String::new(),
-        query.get("_changelist_filters"),
+        filters,
         None,
     )
     .await
@@ -355,37 +387,22 @@ pub async fn change_submit(
             "You cannot remove your own active or staff status.",
         );
     }
-    let lock = form.get(lock::FIELD).to_owned();
-    if !errors.is_empty() {
-        let filters = form.get("_changelist_filters");
-        return change_page_for(
-            &mut conn,
-            admin,
-            &user,
-            values,
-            errors,
-            String::new(),
-            filters,
-            Some(&lock),
-        )
-        .await;
-    }
+    let (lock, filters) = (form.get(lock::FIELD), form.get("_changelist_filters"));
     let actor = admin.staff.user.clone();
     let actor_perms = admin.staff.perms.clone();
-    match save_user(&mut conn, &actor, &actor_perms, id, &lock, &values).await {
-        Ok(_) => {}
+    let saved = if errors.is_empty() {
+        save_user(&mut conn, &actor, &actor_perms, id, lock, &values).await
+    } else {
+        Ok(())
+    };
+    match saved {
+        Ok(()) => {}
         Err(SaveError::Forbidden) => return Err(AdminError::Forbidden),
         Err(SaveError::Stale) => {
             let fresh = load_one::<Users>(&mut conn, id, false).await?;
+            let conflict = lock::conflict_message("user");
             let response = change_page_for(
-                &mut conn,
-                admin,
-                &fresh,
-                values,
-                errors,
-                lock::conflict_message("user"),
-                form.get("_changelist_filters"),
-                None,
+                &mut conn, admin, &fresh, values, errors, conflict, filters, None,
             )
             .await?;
             return Ok(lock::conflict(response));
@@ -393,24 +410,17 @@ pub async fn change_submit(
         Err(SaveError::Db(diesel::result::Error::DatabaseError(
             diesel::result::DatabaseErrorKind::UniqueViolation,
             _,
-        ))) => {
-            errors.add("username", "A user with that username already exists.");
-            let filters = form.get("_changelist_filters");
-            return change_page_for(
-                &mut conn,
-                admin,
-                &user,
-                values,
-                errors,
-                String::new(),
-                filters,
-                Some(&lock),
-            )
-            .await;
-        }
+        ))) => errors.add("username", "A user with that username already exists."),
         // Deleted by someone else while this form was open.
         Err(SaveError::Db(diesel::result::Error::NotFound)) => return Err(AdminError::NotFound),
         Err(SaveError::Db(e)) => return Err(e.into()),
+    }
+    if !errors.is_empty() {
+        let (conflict, lock) = (String::new(), Some(lock));
+        return change_page_for(
+            &mut conn, admin, &user, values, errors, conflict, filters, lock,
+        )
+        .await;
     }
     flash(
         &admin.session,

@@ -22,16 +22,17 @@ use diesel::QueryResult;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use uuid::Uuid;
 
+use super::forms::{Field, FormPage, Input, Row, Tool};
 use super::groups::perms_of_groups;
 use super::history::{self, Action, Changes, format_time};
 use super::kit::{
-    Admin, Choice, ChoiceGroup, FieldErrors, PageCtx, after_save, flash, page, parse_id,
-    permission_choices, redirect,
+    Admin, Choice, FieldErrors, PageCtx, after_save, flash, page, parse_id, permission_choices,
+    redirect,
 };
 use super::lock::{self, SaveError};
 use super::model_admin::{
-    BulkAction, Cell, Column, Count, DELETE_SELECTED, Filter, ListParams, ModelAdmin, Related,
-    load_managed, load_one, lock_managed, target,
+    BulkAction, Cell, Column, Count, DELETE_SELECTED, Fieldsets, Filter, ListParams, ModelAdmin,
+    Related, load_managed, load_one, lock_managed, target,
 };
 use super::passwords::{check_new_password, hash_blocking, password_help, set_password_logged};
 use crate::auth::accounts;
@@ -91,6 +92,29 @@ impl ModelAdmin for Users {
         BulkAction::new("signout", "Sign selected users out everywhere", "change"),
     ];
     const EXPORT_URL: Option<&'static str> = Some("/admin/users/export.csv");
+    const FIELDSETS: Fieldsets = &[
+        ("Account", &["username", "email", "password"]),
+        ("Personal info", &["first_name", "last_name"]),
+        (
+            "Permissions",
+            &[
+                "is_active",
+                "is_staff",
+                "is_superuser",
+                "groups",
+                "user_permissions",
+            ],
+        ),
+        (
+            "Cognito",
+            &["cognito_sub", "tokens_valid_after", "email_verified"],
+        ),
+        (
+            "Important dates",
+            &["last_login", "created_at", "updated_at"],
+        ),
+    ];
+    const ADD_FIELDSETS: Fieldsets = &[("", &["username", "email", "password1", "password2"])];
 
     fn id(user: &User) -> Uuid {
         user.id
@@ -220,6 +244,20 @@ impl ModelAdmin for Users {
             )
             .route("/users/{id}/signout/", web::post().to(change::signout))
             .route("/users/{id}/unlock/", web::post().to(change::unlock));
+    }
+}
+
+/// The fields both forms have.
+fn account_field(name: &str, username: &str, email: &str) -> Option<Row> {
+    let username = Input::text(username).max(150).required().no_caps();
+    let help = "Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only.";
+    match name {
+        "username" => Some(Row::new("Username", username).help([help])),
+        "email" => Some(Row::new(
+            "Email address",
+            Input::new("email", email).max(254),
+        )),
+        _ => None,
     }
 }
 
