@@ -40,7 +40,7 @@ impl ModelAdmin for Articles {
         Column::new("author", "Author"),
     ];
     const DEFAULT_ORDER: &'static str = "-created_at";
-    const SEARCH_LABEL: &'static str = "Search by name";
+    const SEARCH_FIELDS: &'static [&'static str] = &["name"];
     const FILTERS: &'static [Filter] = &[Filter::text("author", "Author (username)")];
     const FIELDSETS: Fieldsets = &[("", &["name", "author", "body"])];
 

@@ -40,7 +40,7 @@ impl ModelAdmin for Groups {
         Column::new("created_at", "Created"),
     ];
     const DEFAULT_ORDER: &'static str = "name";
-    const SEARCH_LABEL: &'static str = "Search by name";
+    const SEARCH_FIELDS: &'static [&'static str] = &["name"];
     const FIELDSETS: Fieldsets = &[("", &["name", "permissions"])];
 
     fn id(group: &Group) -> Uuid {

@@ -144,7 +144,8 @@ pub trait ModelAdmin: 'static {
     const COLUMNS: &'static [Column];
     /// `o` when the query names no column: a column name, `-` first for descending.
     const DEFAULT_ORDER: &'static str;
-    const SEARCH_LABEL: &'static str;
+    /// The fields `list` matches search words against (Django's `search_fields`), as labels.
+    const SEARCH_FIELDS: &'static [&'static str];
     const FILTERS: &'static [Filter] = &[];
     /// The choices of "per page" (none shown when there is one).
     const PAGE_SIZES: &'static [i64] = &[100];
@@ -587,7 +588,7 @@ struct ListPage {
     can_add: bool,
     export_url: String,
     invalid: String,
-    search_label: &'static str,
+    search_label: String,
     params: ListParams,
     filters: Vec<FilterField>,
     page_sizes: Vec<i64>,
@@ -606,6 +607,15 @@ struct ListPage {
 impl ListPage {
     fn selectable(&self) -> bool {
         self.delete_button || !self.actions.is_empty()
+    }
+}
+
+/// "Search by name", "Search by username, email or Cognito sub".
+fn search_label(fields: &[&str]) -> String {
+    match fields {
+        [] => "Search".to_owned(),
+        [one] => format!("Search by {one}"),
+        [rest @ .., last] => format!("Search by {} or {last}", rest.join(", ")),
     }
 }
 
@@ -699,7 +709,7 @@ pub async fn list<M: ModelAdmin>(
             .map(|url| format!("{url}?{current}"))
             .unwrap_or_default(),
         invalid: params.invalid.join(", "),
-        search_label: M::SEARCH_LABEL,
+        search_label: search_label(M::SEARCH_FIELDS),
         filters,
         page_sizes: if M::PAGE_SIZES.len() > 1 {
             M::PAGE_SIZES.to_vec()
@@ -992,6 +1002,15 @@ mod tests {
 
     fn parse(query: &str) -> ListParams {
         ListParams::parse_for(query, COLUMNS, FILTERS, "-created_at", &[25, 100], 100)
+    }
+
+    #[test]
+    fn the_search_box_names_the_fields_searched() {
+        assert_eq!(search_label(&["name"]), "Search by name");
+        assert_eq!(
+            search_label(&["username", "email", "Cognito sub"]),
+            "Search by username, email or Cognito sub"
+        );
     }
 
     #[test]

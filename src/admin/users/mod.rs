@@ -69,7 +69,7 @@ impl ModelAdmin for Users {
         Column::new("created_at", "Created"),
     ];
     const DEFAULT_ORDER: &'static str = "username";
-    const SEARCH_LABEL: &'static str = "Search username, email, Cognito sub";
+    const SEARCH_FIELDS: &'static [&'static str] = &["username", "email", "Cognito sub"];
     const FILTERS: &'static [Filter] = &[
         Filter::yes_no("is_staff", "Staff"),
         Filter::yes_no("is_superuser", "Superuser"),
