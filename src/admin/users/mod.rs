@@ -15,6 +15,8 @@ pub use delete::{delete_page, delete_submit, history_page, password_page, passwo
 pub use list::{
     ACTIONS, CSV_HEADER, apply_bulk, bulk_action, csv_row, export_csv, list, sign_out_everywhere,
 };
+// For src/fuzzing only, which exists only with the `fuzzing` feature.
+#[cfg(feature = "fuzzing")]
 pub(crate) use {change::changelist_filters, list::page_links};
 
 use std::collections::HashSet;
