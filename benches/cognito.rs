@@ -1,7 +1,7 @@
 //! The API's hot path, piece by piece: verifying one Cognito access token with a warm key cache,
 //! and the whole guard (verification + the user lookup with its revocation check) against a real
 //! PostgreSQL. `DATABASE_URL` names the server (default postgres://postgres@127.0.0.1:5432/postgres);
-//! the benchmark makes its own database and drops it.
+//! the benchmark makes its own database (a copy of the tests' migrated template) and drops it.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -17,6 +17,8 @@ use gatehouse::state::AppState;
 #[path = "../tests/support/minting.rs"]
 mod minting;
 use minting::*;
+#[path = "../tests/support/template_db.rs"]
+mod template_db;
 
 fn settings(db_url: &str) -> Settings {
     let env = [
@@ -69,22 +71,22 @@ fn bench_guard(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
+    // A copy of the migrated template the tests use (built here first if missing).
+    let template = template_db::migrated_template(&server);
     let admin = rt.block_on(async {
         let (client, conn) = tokio_postgres::connect(&server, tokio_postgres::NoTls)
             .await
             .expect("bench needs PostgreSQL at DATABASE_URL");
         tokio::spawn(conn);
         client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .batch_execute(&template.create_sql(&name))
             .await
             .expect("create bench db");
         client
     });
-    let mut url = url::Url::parse(&server).expect("url");
-    url.set_path(&name);
-    gatehouse::db::run_migrations(url.as_str()).expect("migrate");
+    let url = template_db::url_with_db(&server, &name);
 
-    let settings = settings(url.as_str());
+    let settings = settings(&url);
     let verifier = web::Data::from(verifier(&settings));
     let state = web::Data::new(AppState {
         pool: gatehouse::db::build_pool(&settings.database),

@@ -122,6 +122,7 @@ impl ModelAdmin for Articles {
 }
 
 /// The list's parameters from its query string: newest first unless `o` names a column.
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn list_params(query_string: &str) -> ListParams {
     ListParams::parse::<Articles>(query_string)
 }

@@ -1,5 +1,6 @@
 //! Test harness: a fresh database per test (created on the server named by `DATABASE_URL`,
-//! dropped when the test ends), and the real application serving on a random port.
+//! dropped when the test ends; a migrated one is a copy of the migrated template, see
+//! `tests/support/template_db.rs`), and the real application serving on a random port.
 
 use std::collections::HashMap;
 
@@ -9,16 +10,12 @@ use gatehouse::db::{self, Pool};
 use gatehouse::startup::Application;
 use tokio_postgres::NoTls;
 
+use crate::template_db::{self, url_with_db};
+
 /// The server tests create their databases on; any database on it works as the admin connection.
 pub fn server_url() -> String {
     std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
-fn url_with_db(base: &str, name: &str) -> String {
-    let mut url = url::Url::parse(base).expect("DATABASE_URL is a URL");
-    url.set_path(name);
-    url.to_string()
 }
 
 async fn admin_client() -> tokio_postgres::Client {
@@ -38,25 +35,28 @@ pub struct TestDb {
 impl TestDb {
     /// An empty database: no migrations applied.
     pub async fn empty() -> Self {
+        Self::create(|name| format!("CREATE DATABASE {name}")).await
+    }
+
+    /// A database with every migration applied: a copy of the migrated template (built by the
+    /// first test of the run that needs it, if no earlier run left it for these migrations).
+    pub async fn migrated() -> Self {
+        let template =
+            tokio::task::spawn_blocking(|| template_db::migrated_template(&server_url()))
+                .await
+                .expect("join");
+        Self::create(|name| template.create_sql(name)).await
+    }
+
+    async fn create(sql: impl FnOnce(&str) -> String) -> Self {
         let name = format!("gatehouse_test_{}", uuid::Uuid::new_v4().simple());
         admin_client()
             .await
-            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .batch_execute(&sql(&name))
             .await
             .expect("create test database");
         let url = url_with_db(&server_url(), &name);
         TestDb { name, url }
-    }
-
-    /// A database with every migration applied.
-    pub async fn migrated() -> Self {
-        let db = Self::empty().await;
-        let url = db.url.clone();
-        tokio::task::spawn_blocking(move || db::run_migrations(&url))
-            .await
-            .expect("join")
-            .expect("migrations apply");
-        db
     }
 
     /// A plain connection for arranging and inspecting rows.

@@ -30,4 +30,6 @@ mod revocation;
 mod schema;
 mod seed;
 mod staff_login;
+#[path = "../support/template_db.rs"]
+mod template_db;
 mod tokens;

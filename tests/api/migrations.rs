@@ -1,6 +1,7 @@
 use gatehouse::db;
 
 use crate::helpers::TestDb;
+use crate::template_db;
 
 const TABLES: [&str; 13] = [
     "admin_log",
@@ -116,6 +117,35 @@ async fn permissions_are_seeded_for_each_model_and_action() {
         .collect();
     expected.sort();
     assert_eq!(codenames, expected);
+}
+
+/// `TestDb::migrated` copies the migrated template: the copy must hold every shipped migration, and
+/// nobody may connect to the template (a connection to it would make every copy fail).
+#[actix_web::test]
+async fn migrated_test_databases_copy_a_complete_closed_template() {
+    let db = TestDb::migrated().await;
+    let url = db.url.clone();
+    let status = blocking(move || db::migration_status(&url)).await.unwrap();
+    assert_eq!(status.len(), shipped_migrations());
+    assert!(status.iter().all(|(_, applied)| *applied), "{status:?}");
+
+    let template = blocking(|| template_db::migrated_template(&crate::helpers::server_url())).await;
+    assert!(
+        template.name.ends_with(&template_db::migrations_digest()),
+        "named after these migrations: {}",
+        template.name
+    );
+    let row = db
+        .client()
+        .await
+        .query_one(
+            "SELECT datistemplate, datallowconn FROM pg_database WHERE datname = $1",
+            &[&template.name],
+        )
+        .await
+        .unwrap();
+    assert!(row.get::<_, bool>(0), "marked IS_TEMPLATE");
+    assert!(!row.get::<_, bool>(1), "closed to connections");
 }
 
 #[actix_web::test]

@@ -10,6 +10,8 @@ mod change;
 mod password;
 
 pub use actions::{CSV_HEADER, csv_row, sign_out_everywhere};
+// For src/fuzzing only, which exists only with the `fuzzing` feature.
+#[cfg(feature = "fuzzing")]
 pub(crate) use change::changelist_filters;
 pub use change::{UserValues, password_summary, save_user};
 
