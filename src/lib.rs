@@ -9,9 +9,9 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
-/// Entry points for `fuzz/` and the seed replay test; only with the `fuzzing` feature (which
-/// `cargo test` and the fuzz targets turn on), never in a plain or release build.
-#[cfg(feature = "fuzzing")]
+/// Entry points for `fuzz/` (which turns the `fuzzing` feature on) and the seed replay unit tests;
+/// never in a plain or release build.
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod models;

@@ -10,8 +10,8 @@ mod change;
 mod password;
 
 pub use actions::{CSV_HEADER, csv_row, sign_out_everywhere};
-// For src/fuzzing only, which exists only with the `fuzzing` feature.
-#[cfg(feature = "fuzzing")]
+// For src/fuzzing only (unit tests and the `fuzzing` feature).
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use change::changelist_filters;
 pub use change::{UserValues, password_summary, save_user};
 
