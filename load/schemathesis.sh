@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Schemathesis against the served OpenAPI document, with valid Cognito tokens: every operation
-# gets generated valid and invalid requests, and every check must pass (no 5xx; statuses, content
-# types, headers and bodies as documented; invalid input refused, valid input accepted).
+# Schemathesis against the served OpenAPI documents (the app API's, then the hook's), with valid
+# Cognito tokens: every operation gets generated valid and invalid requests, and every check must
+# pass (no 5xx; statuses, content types, headers and bodies as documented; invalid input refused,
+# valid input accepted).
 #
 #   bash load/schemathesis.sh                    # load/schemathesis.toml: 50 examples per operation
 #   bash load/schemathesis.sh --max-examples 500 # any further `schemathesis run` options
@@ -30,10 +31,13 @@ start_jwks "$work/logout_token"
 start_app RUST_LOG="${RUST_LOG:-warn}" COGNITO_HOOK_SECRET="schemathesis-hook-secret-0123456789abcdef"
 
 status=0
-GATEHOUSE_TOKEN="$token" GATEHOUSE_LOGOUT_TOKEN="$(cat "$work/logout_token")" \
-  "$VENV/bin/schemathesis" --config-file load/schemathesis.toml run \
-  --report-dir "${CARGO_TARGET_DIR:-target}/schemathesis-report" --report junit \
-  "$@" "http://$APP_ADDR/api/openapi.json" || status=$?
+# The app API's document, then the hook's own.
+for doc in openapi.json hooks/openapi.json; do
+  GATEHOUSE_TOKEN="$token" GATEHOUSE_LOGOUT_TOKEN="$(cat "$work/logout_token")" \
+    "$VENV/bin/schemathesis" --config-file load/schemathesis.toml run \
+    --report-dir "${CARGO_TARGET_DIR:-target}/schemathesis-report/${doc%%/*}" --report junit \
+    "$@" "http://$APP_ADDR/api/$doc" || status=$?
+done
 
 # Whatever schemathesis sent, the app must have logged no fault of its own (actix-http logs the
 # malformed requests it refuses itself with 400 at ERROR level; those are not faults).

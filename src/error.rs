@@ -19,10 +19,91 @@ use utoipa::ToSchema;
 use crate::db::DbError;
 use crate::telemetry;
 
+/// Declares [`ErrorCode`]: each variant with the exact string clients see, so the enum in the
+/// OpenAPI document is the set the server can send.
+macro_rules! error_codes {
+    ($($variant:ident = $code:literal,)*) => {
+        /// Stable, machine-readable error codes; new ones may be added, existing ones do not change.
+        // utoipa reads `rename_all` but not a variant's own `rename`: the names are snake_case
+        // of the variants, and a test checks they are the strings given here.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum ErrorCode {
+            $($variant,)*
+        }
+
+        impl ErrorCode {
+            pub const ALL: &[ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $code,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    // The bearer token (401 unless said otherwise).
+    MissingToken = "missing_token",
+    // 400: a malformed `Authorization` header.
+    InvalidRequest = "invalid_request",
+    MalformedToken = "malformed_token",
+    UnsupportedAlgorithm = "unsupported_algorithm",
+    UnknownKey = "unknown_key",
+    // A token's, or a hook request's, signature does not match.
+    InvalidSignature = "invalid_signature",
+    TokenExpired = "token_expired",
+    TokenNotYetValid = "token_not_yet_valid",
+    InvalidIssuer = "invalid_issuer",
+    InvalidAudience = "invalid_audience",
+    InvalidTokenUse = "invalid_token_use",
+    InvalidClaims = "invalid_claims",
+    TokenRevoked = "token_revoked",
+    // 403 from here to `forbidden_group`.
+    UserInactive = "user_inactive",
+    UserNotProvisioned = "user_not_provisioned",
+    UserRequired = "user_required",
+    InsufficientScope = "insufficient_scope",
+    ForbiddenGroup = "forbidden_group",
+    PermissionDenied = "permission_denied",
+    // The request.
+    MalformedJson = "malformed_json",
+    MalformedBody = "malformed_body",
+    ValidationError = "validation_error",
+    UnsupportedMediaType = "unsupported_media_type",
+    PayloadTooLarge = "payload_too_large",
+    NotFound = "not_found",
+    MethodNotAllowed = "method_not_allowed",
+    PreconditionFailed = "precondition_failed",
+    // The signed hook.
+    MissingSignature = "missing_signature",
+    SignatureExpired = "signature_expired",
+    SignatureReplayed = "signature_replayed",
+    // The server (5xx).
+    InternalError = "internal_error",
+    DatabaseUnavailable = "database_unavailable",
+    JwksUnavailable = "jwks_unavailable",
+    CognitoNotConfigured = "cognito_not_configured",
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     pub fields: Option<BTreeMap<String, Vec<String>>>,
     pub headers: Vec<(HeaderName, HeaderValue)>,
@@ -36,21 +117,21 @@ pub struct ErrorBody {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
-    /// Stable, machine-readable: `missing_token`, `token_expired`, `validation_error`, … (see the
-    /// README for the full list).
-    pub code: String,
+    pub code: ErrorCode,
     /// For humans; may change.
     pub message: String,
-    /// `validation_error` only: messages per field.
+    /// `validation_error` only: messages per field (`non_field_errors` for the body as a whole).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub fields: Option<BTreeMap<String, Vec<String>>>,
     /// 5xx only: quote it when reporting the failure.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub request_id: Option<String>,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -68,7 +149,7 @@ impl ApiError {
     pub fn not_found() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             "There is nothing at this address.",
         )
     }
@@ -78,7 +159,7 @@ impl ApiError {
         tracing::error!(error = %detail, "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
+            ErrorCode::InternalError,
             "The server failed to handle this request. Quote the request id when reporting it.",
         )
     }
@@ -86,7 +167,7 @@ impl ApiError {
     pub fn database_unavailable() -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "database_unavailable",
+            ErrorCode::DatabaseUnavailable,
             "The database is unavailable; try again shortly.",
         )
         .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
@@ -118,7 +199,7 @@ impl ResponseError for ApiError {
         }
         response.json(ErrorBody {
             error: ErrorDetail {
-                code: self.code.to_owned(),
+                code: self.code,
                 message: self.message.clone(),
                 fields: self.fields.clone(),
                 request_id,
@@ -281,4 +362,16 @@ struct ErrorPage {
     status: u16,
     heading: &'static str,
     message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_serialize_as_declared() {
+        for code in ErrorCode::ALL {
+            assert_eq!(serde_json::to_value(code).ok(), Some(code.as_str().into()));
+        }
+    }
 }

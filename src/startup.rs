@@ -100,6 +100,10 @@ fn run(listener: TcpListener, settings: Arc<Settings>, pool: Pool) -> std::io::R
         app.route("/healthz", web::get().to(health::healthz))
             .route("/readyz", web::get().to(health::readyz))
             .route("/api/openapi.json", web::get().to(api::openapi_json))
+            .route(
+                "/api/hooks/openapi.json",
+                web::get().to(api::hooks_openapi_json),
+            )
             .route("/api/docs", web::get().to(api::docs_html))
             .route("/", web::get().to(pages::index))
             .route("/static/{path:.*}", web::get().to(static_files::serve))

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::input::{FieldErrors, Fields, JsonObject, parse_id};
 use crate::auth::cognito::{Caller, CognitoUser};
 use crate::db;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::models::{Article, ArticleChanges, ArticleOrder, ArticleSearch, NewArticle, new_id};
 use crate::state::AppState;
 
@@ -30,6 +30,7 @@ pub struct Author {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(as = Article)]
 pub struct ArticleOut {
     pub id: Uuid,
     /// 1–50 characters.
@@ -59,17 +60,25 @@ impl ArticleOut {
 #[derive(Serialize, ToSchema)]
 pub struct ArticlePage {
     pub items: Vec<ArticleOut>,
+    #[schema(minimum = 1, maximum = 1_000_000)]
     pub page: i64,
+    #[schema(minimum = 1, maximum = 100)]
     pub per_page: i64,
     /// Articles matching the search, over all pages.
+    #[schema(minimum = 0)]
     pub total: i64,
     /// The next page's URL (path and query), or null on the last page.
+    #[schema(required = true)]
     pub next: Option<String>,
+    /// The previous page's URL (path and query), or null on the first page.
+    #[schema(required = true)]
     pub previous: Option<String>,
 }
 
-/// For the OpenAPI document; the body is checked field by field (see `input`). The constraints
-/// are the checks' own: unknown fields, `null`, NUL characters and blank names are refused.
+// Only for the OpenAPI document: the body is checked field by field (see `input`), and these
+// constraints are those checks'.
+/// A new article. Unknown and read-only fields, `null`, NUL characters and blank names are
+/// refused with `validation_error`.
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
@@ -86,6 +95,7 @@ pub struct ArticleCreate {
     body: Option<String>,
 }
 
+/// The fields to change; those left out stay as they are. Refused as for a new article.
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
@@ -103,23 +113,74 @@ pub struct ArticlePatch {
     body: Option<String>,
 }
 
+/// The orders a list can be sorted in; `-` means descending. Ties break by id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArticleOrdering {
+    NewestFirst,
+    OldestFirst,
+    Name,
+    NameDescending,
+}
+
+impl ArticleOrdering {
+    const ALL: [(Self, &'static str); 4] = [
+        (Self::NewestFirst, "-created_at"),
+        (Self::OldestFirst, "created_at"),
+        (Self::Name, "name"),
+        (Self::NameDescending, "-name"),
+    ];
+
+    fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(_, s)| *s == raw).map(|(o, _)| *o)
+    }
+
+    fn as_str(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(o, _)| *o == self)
+            .map_or("-created_at", |(_, s)| s)
+    }
+
+    /// The query parameter's schema: exactly the accepted values.
+    fn schema() -> utoipa::openapi::Object {
+        use utoipa::openapi::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(Self::ALL.iter().map(|(_, s)| *s)))
+            .default(Some(Self::NewestFirst.as_str().into()))
+            .build()
+    }
+
+    fn order(self) -> (ArticleOrder, bool) {
+        match self {
+            Self::NewestFirst => (ArticleOrder::CreatedAt, true),
+            Self::OldestFirst => (ArticleOrder::CreatedAt, false),
+            Self::Name => (ArticleOrder::Name, false),
+            Self::NameDescending => (ArticleOrder::Name, true),
+        }
+    }
+}
+
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub struct ListQuery {
     /// Page number, from 1.
-    #[param(minimum = 1, maximum = 1000000)]
+    #[param(minimum = 1, maximum = 1_000_000, default = 1)]
     page: Option<i64>,
-    /// Items per page, 1–100 (default 20).
-    #[param(minimum = 1, maximum = 100)]
+    /// Items per page.
+    #[param(minimum = 1, maximum = 100, default = 20)]
     per_page: Option<i64>,
-    /// Case-insensitive substring of the name.
+    /// Case-insensitive substring of the name (trimmed; blank means no search).
     #[param(max_length = 100, pattern = r"^[^\u0000]*$")]
     search: Option<String>,
-    /// `name`, `-name`, `created_at` or `-created_at` (default).
-    #[param(pattern = "^-?(name|created_at)$")]
+    /// Sort order: newest first unless said otherwise.
+    #[param(schema_with = ArticleOrdering::schema)]
     ordering: Option<String>,
 }
+
+const IF_MATCH: &str = "The `ETag` of the version you read (or `*`): the write happens only if the \
+    article is still that version, else 412 `precondition_failed`. Without it, the last write wins.";
 
 /// The version a client must quote in `If-Match`: it changes with every write.
 fn etag(article: &Article) -> String {
@@ -155,13 +216,17 @@ fn if_match_allows(req: &HttpRequest, article: &Article) -> bool {
 fn precondition_failed() -> ApiError {
     ApiError::new(
         StatusCode::PRECONDITION_FAILED,
-        "precondition_failed",
+        ErrorCode::PreconditionFailed,
         "The article changed since you read it (If-Match does not match its ETag); fetch it again.",
     )
 }
 
 fn article_not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such article.")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        ErrorCode::NotFound,
+        "No such article.",
+    )
 }
 
 async fn load(conn: &mut AsyncPgConnection, id: Uuid) -> Result<(Article, String), ApiError> {
@@ -197,7 +262,7 @@ fn may_change(caller: &CognitoUser, article: &Article, state: &AppState) -> Resu
     } else {
         Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "permission_denied",
+            ErrorCode::PermissionDenied,
             format!(
                 "Only the author or a member of the {editor_group:?} group may change this article."
             ),
@@ -209,7 +274,7 @@ struct ListParams {
     page: i64,
     per_page: i64,
     search: Option<String>,
-    ordering: &'static str,
+    ordering: ArticleOrdering,
 }
 
 fn list_params(query: &HashMap<String, String>) -> Result<ListParams, ApiError> {
@@ -226,18 +291,15 @@ fn list_params(query: &HashMap<String, String>) -> Result<ListParams, ApiError> 
     };
     let page = number("page", 1, 1_000_000);
     let per_page = number("per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE);
-    let ordering = match query.get("ordering").map(String::as_str) {
-        None | Some("-created_at") => "-created_at",
-        Some("created_at") => "created_at",
-        Some("name") => "name",
-        Some("-name") => "-name",
-        Some(_) => {
+    let ordering = match query.get("ordering") {
+        None => ArticleOrdering::NewestFirst,
+        Some(raw) => ArticleOrdering::parse(raw).unwrap_or_else(|| {
             errors.add(
                 "ordering",
                 "Expected one of name, -name, created_at, -created_at.",
             );
-            "-created_at"
-        }
+            ArticleOrdering::NewestFirst
+        }),
     };
     let search = query
         .get("search")
@@ -266,8 +328,8 @@ fn page_url(params: &ListParams, page: i64) -> String {
     if let Some(search) = &params.search {
         url.append_pair("search", search);
     }
-    if params.ordering != "-created_at" {
-        url.append_pair("ordering", params.ordering);
+    if params.ordering != ArticleOrdering::NewestFirst {
+        url.append_pair("ordering", params.ordering.as_str());
     }
     format!("/api/v1/articles?{}", url.finish())
 }
@@ -275,9 +337,10 @@ fn page_url(params: &ListParams, page: i64) -> String {
 /// List articles, newest first unless `ordering` says otherwise.
 #[utoipa::path(
     tag = "articles",
+    operation_id = "listArticles",
     params(ListQuery),
     responses(
-        (status = 200, body = ArticlePage),
+        (status = 200, body = ArticlePage, description = "One page of articles"),
         (status = 401, body = ErrorBody, description = "No valid token"),
         (status = 403, body = ErrorBody, description = "insufficient_scope: a machine-to-machine token without API_READ_SCOPE"),
         (status = 422, body = ErrorBody, description = "validation_error: a bad page, per_page, ordering or search"),
@@ -293,12 +356,7 @@ pub async fn list(
     caller.require_read_scope(&state.settings.api_read_scope)?;
     let params = list_params(&query)?;
     let mut conn = db::connection(&state.pool).await?;
-    let (order, descending) = match params.ordering {
-        "created_at" => (ArticleOrder::CreatedAt, false),
-        "name" => (ArticleOrder::Name, false),
-        "-name" => (ArticleOrder::Name, true),
-        _ => (ArticleOrder::CreatedAt, true),
-    };
+    let (order, descending) = params.ordering.order();
     let search = ArticleSearch {
         // The whole search is one pattern, `%` and `_` literal: "50%" finds the text "50%".
         words: params.search.as_deref().into_iter().collect(),
@@ -327,9 +385,14 @@ pub async fn list(
 /// Create an article; the caller is its author.
 #[utoipa::path(
     tag = "articles",
+    operation_id = "createArticle",
     request_body = ArticleCreate,
     responses(
-        (status = 201, body = ArticleOut, description = "Created; `Location` and `ETag` headers set"),
+        (status = 201, body = ArticleOut, description = "Created",
+            headers(
+                ("Location" = String, description = "The new article's path: `/api/v1/articles/{id}`"),
+                ("ETag" = String, description = "Its version, for `If-Match` on a later change"),
+            )),
         (status = 400, body = ErrorBody, description = "malformed_json"),
         (status = 413, body = ErrorBody, description = "payload_too_large"),
         (status = 403, body = ErrorBody, description = "user_required: a machine-to-machine token cannot write"),
@@ -377,9 +440,11 @@ pub async fn create(
 /// One article.
 #[utoipa::path(
     tag = "articles",
+    operation_id = "getArticle",
     params(("id" = Uuid, Path, description = "Article id")),
     responses(
-        (status = 200, body = ArticleOut, description = "With an `ETag` header"),
+        (status = 200, body = ArticleOut, description = "The article",
+            headers(("ETag" = String, description = "Its version, for `If-Match` on a change"))),
         (status = 403, body = ErrorBody, description = "insufficient_scope: a machine-to-machine token without API_READ_SCOPE"),
         (status = 404, body = ErrorBody, description = "not_found (also for an id that is not a UUID)"),
     ),
@@ -403,10 +468,15 @@ pub async fn read(
 /// overwriting someone else's change.
 #[utoipa::path(
     tag = "articles",
-    params(("id" = Uuid, Path, description = "Article id")),
+    operation_id = "updateArticle",
+    params(
+        ("id" = Uuid, Path, description = "Article id"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = IF_MATCH),
+    ),
     request_body = ArticlePatch,
     responses(
-        (status = 200, body = ArticleOut),
+        (status = 200, body = ArticleOut, description = "The changed article",
+            headers(("ETag" = String, description = "Its new version"))),
         (status = 403, body = ErrorBody, description = "permission_denied: not the author nor an editor; user_required: a machine-to-machine token"),
         (status = 404, body = ErrorBody, description = "not_found"),
         (status = 412, body = ErrorBody, description = "precondition_failed: If-Match is stale"),
@@ -454,7 +524,11 @@ pub async fn update(
 /// Delete an article (author or editors).
 #[utoipa::path(
     tag = "articles",
-    params(("id" = Uuid, Path, description = "Article id")),
+    operation_id = "deleteArticle",
+    params(
+        ("id" = Uuid, Path, description = "Article id"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = IF_MATCH),
+    ),
     responses(
         (status = 204, description = "Deleted"),
         (status = 403, body = ErrorBody, description = "permission_denied, or user_required for a machine-to-machine token"),

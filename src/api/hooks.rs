@@ -22,8 +22,7 @@ use super::input::{FieldErrors, SmallBody};
 use crate::auth::cognito::provisioning::{self, Identity, Profile};
 use crate::auth::cognito::verify;
 use crate::db;
-use crate::error::ApiError;
-use crate::error::ErrorBody;
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::models::{User, hook_signature};
 use crate::state::AppState;
 
@@ -57,7 +56,7 @@ pub struct HookResult {
     pub created: bool,
 }
 
-fn refused(code: &'static str, message: &str) -> ApiError {
+fn refused(code: ErrorCode, message: &str) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, code, message)
 }
 
@@ -88,7 +87,7 @@ pub fn verify_signature(
 ) -> Result<Verified, ApiError> {
     let Some(header) = header else {
         return Err(refused(
-            "missing_signature",
+            ErrorCode::MissingSignature,
             "Send X-Gatehouse-Signature: t=<unix time>,v1=<hex HMAC-SHA256>.",
         ));
     };
@@ -103,14 +102,14 @@ pub fn verify_signature(
     }
     let (Some(timestamp), false) = (timestamp, signatures.is_empty()) else {
         return Err(refused(
-            "invalid_signature",
+            ErrorCode::InvalidSignature,
             "The signature header must read t=<unix time>,v1=<hex HMAC-SHA256>.",
         ));
     };
     // `abs_diff`: `now - timestamp` overflows for a timestamp near i64::MIN.
     if now.abs_diff(timestamp) > MAX_SKEW_SECONDS.unsigned_abs() {
         return Err(refused(
-            "signature_expired",
+            ErrorCode::SignatureExpired,
             "The signature's timestamp is more than five minutes from now.",
         ));
     }
@@ -126,7 +125,7 @@ pub fn verify_signature(
             signature,
         }),
         None => Err(refused(
-            "invalid_signature",
+            ErrorCode::InvalidSignature,
             "The signature does not match the body.",
         )),
     }
@@ -135,10 +134,11 @@ pub fn verify_signature(
 /// Cognito PostConfirmation trigger (via a forwarding Lambda): create or update the local user.
 #[utoipa::path(
     tag = "hooks",
+    operation_id = "cognitoPostConfirmation",
     request_body = PostConfirmationEvent,
     params(("X-Gatehouse-Signature" = String, Header, description = "t=<unix time>,v1=<hex HMAC-SHA256(COGNITO_HOOK_SECRET, \"<t>.<body>\")>")),
     responses(
-        (status = 200, body = HookResult),
+        (status = 200, body = HookResult, description = "The local user, created or updated"),
         (status = 401, body = ErrorBody, description = "missing_signature, invalid_signature, signature_expired or signature_replayed"),
         (status = 404, body = ErrorBody, description = "not_found: the hook is disabled (no COGNITO_HOOK_SECRET)"),
         (status = 422, body = ErrorBody, description = "validation_error: not a PostConfirmation event"),
@@ -219,7 +219,7 @@ pub async fn post_confirmation(
         .transaction(async |conn| {
             if !hook_signature::claim(conn, &delivery.signature, expires_at).await? {
                 return Err(refused(
-                    "signature_replayed",
+                    ErrorCode::SignatureReplayed,
                     "This signature was already used; sign every delivery anew.",
                 ));
             }

@@ -13,7 +13,7 @@ use futures_util::future::LocalBoxFuture;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// Ids in paths are UUIDs; anything else names nothing (404, never a 500).
 pub fn parse_id(raw: &str) -> Option<Uuid> {
@@ -50,7 +50,7 @@ impl FromRequest for JsonObject {
             if !is_json {
                 return Err(ApiError::new(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported_media_type",
+                    ErrorCode::UnsupportedMediaType,
                     "Send the body as JSON with Content-Type: application/json.",
                 ));
             }
@@ -60,7 +60,7 @@ impl FromRequest for JsonObject {
                 Ok(_) => Err(FieldErrors::non_field("Expected a JSON object.").into_error()),
                 Err(e) => Err(ApiError::new(
                     StatusCode::BAD_REQUEST,
-                    "malformed_json",
+                    ErrorCode::MalformedJson,
                     format!(
                         "The body is not valid JSON: {} (line {}, column {}).",
                         describe_json_error(&e),
@@ -77,12 +77,17 @@ impl FromRequest for JsonObject {
 pub async fn read_body(payload: &mut Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk
-            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed_body", e.to_string()))?;
+        let chunk = chunk.map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::MalformedBody,
+                e.to_string(),
+            )
+        })?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
+                ErrorCode::PayloadTooLarge,
                 format!("The body is larger than {limit} bytes."),
             ));
         }
@@ -144,7 +149,7 @@ impl FieldErrors {
     pub fn into_error(self) -> ApiError {
         let mut error = ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_error",
+            ErrorCode::ValidationError,
             "The request has invalid fields; see `fields`.",
         );
         error.fields = Some(self.0);

@@ -14,6 +14,7 @@ use crate::state::AppState;
 /// more (Cognito's longest access/id token validity); never less than this token's own `exp`.
 #[utoipa::path(
     tag = "me",
+    operation_id = "logout",
     responses(
         (status = 204, description = "Signed out"),
         (status = 401, body = ErrorBody, description = "No valid token"),

@@ -45,7 +45,9 @@ impl Me {
     }
 }
 
-/// For the OpenAPI document; every other field of `Me` is read-only.
+// Only for the OpenAPI document, as `ArticleCreate`.
+/// The names to change; every other field of `Me` is read-only (sending one is a
+/// `validation_error` that says so).
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
@@ -61,8 +63,9 @@ pub struct MePatch {
 /// The caller's own account.
 #[utoipa::path(
     tag = "me",
+    operation_id = "getMe",
     responses(
-        (status = 200, body = Me),
+        (status = 200, body = Me, description = "The caller's account"),
         (status = 401, body = ErrorBody, description = "No valid token (see the error codes)"),
         (status = 403, body = ErrorBody, description = "user_inactive, user_not_provisioned, or user_required (a machine-to-machine token)"),
         (status = 503, body = ErrorBody, description = "jwks_unavailable, cognito_not_configured or database_unavailable"),
@@ -90,9 +93,10 @@ const READ_ONLY: &[&str] = &[
 /// read-only field) is a validation error that says so.
 #[utoipa::path(
     tag = "me",
+    operation_id = "updateMe",
     request_body = MePatch,
     responses(
-        (status = 200, body = Me),
+        (status = 200, body = Me, description = "The account, changed"),
         (status = 400, body = ErrorBody, description = "malformed_json"),
         (status = 403, body = ErrorBody, description = "user_required: a machine-to-machine token has no account"),
         (status = 422, body = ErrorBody, description = "validation_error"),

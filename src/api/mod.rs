@@ -16,7 +16,7 @@ use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::cognito::require_cognito_user;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 pub mod articles;
 pub mod docs;
@@ -26,7 +26,7 @@ pub mod logout;
 pub mod me;
 pub mod openapi;
 
-pub use openapi::{ApiSpec, docs_html, openapi_json};
+pub use openapi::{ApiSpec, docs_html, hooks_openapi_json, openapi_json};
 
 /// Registers every API route (used by the server and by [`openapi`], so both see the same list).
 pub fn config(cfg: &mut ServiceConfig) {
@@ -60,7 +60,7 @@ async fn fallback(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError>
         let allow = allow.join(", ");
         let mut error = ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
+            ErrorCode::MethodNotAllowed,
             format!("{} is not allowed here; use {allow}.", req.method()),
         );
         if let Ok(value) = HeaderValue::from_str(&allow) {

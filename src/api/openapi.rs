@@ -1,7 +1,12 @@
-//! The OpenAPI document of the API, built once from the routes the router registers (passed
-//! in, so this module does not import the router that mounts its pages), served as JSON
-//! (`/api/openapi.json`) and as a page (`/api/docs`), and the route table the router's fallback
-//! answers 405s from.
+//! The OpenAPI documents of the API, built once from the routes the router registers (passed
+//! in, so this module does not import the router that mounts its pages), and the route table the
+//! router's fallback answers 405s from.
+//!
+//! Two documents, so that a client generated for an app holds only what an app calls:
+//! `/api/openapi.json` (the app API, behind Cognito tokens) and `/api/hooks/openapi.json` (the
+//! server-to-server hook a Cognito trigger calls). `/api/docs` shows both as one page.
+
+use std::collections::BTreeSet;
 
 use actix_web::http::Method;
 use actix_web::http::header;
@@ -42,7 +47,14 @@ impl Modify for BearerScheme {
         title = "Gatehouse API",
         description = "JSON API for app users authenticated by an Amazon Cognito user pool. \
                        Errors are `{\"error\": {\"code\", \"message\", \"fields\"?, \"request_id\"?}}`; \
-                       timestamps are RFC 3339 UTC; ids are UUIDs."
+                       timestamps are RFC 3339 UTC; ids are UUIDs. Writes to an article take \
+                       `If-Match` with the `ETag` read, and answer 412 when it is stale."
+    ),
+    servers((url = "/", description = "This server: paths start with /api/v1")),
+    tags(
+        (name = "me", description = "The signed-in user's own account"),
+        (name = "articles", description = "Articles: anyone signed in reads, the author or an editor changes"),
+        (name = "hooks", description = "Server to server: called by a Cognito trigger, not by apps"),
     ),
     modifiers(&BearerScheme),
     components(schemas(ErrorBody))
@@ -72,8 +84,9 @@ pub fn document(config: fn(&mut ServiceConfig)) -> utoipa::openapi::OpenApi {
 ///   `415 unsupported_media_type` (not the hook, which takes any type), `422 validation_error`;
 /// - with path parameters: `404 not_found`; with query parameters: `422 validation_error`.
 fn document_common_errors(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::header::HeaderBuilder;
     use utoipa::openapi::path::{Operation, ParameterIn};
-    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    use utoipa::openapi::{ContentBuilder, Object, Ref, RefOr, ResponseBuilder, Type};
 
     let error = |description: &str| {
         RefOr::T(
@@ -161,14 +174,44 @@ fn document_common_errors(doc: &mut utoipa::openapi::OpenApi) {
                 "503",
                 "database_unavailable, jwks_unavailable or cognito_not_configured",
             );
+            let mut header = |status: &str, name: &str, description: &str| {
+                if let Some(RefOr::T(response)) = op.responses.responses.get_mut(status) {
+                    response.headers.entry(name.to_owned()).or_insert_with(|| {
+                        RefOr::T(
+                            HeaderBuilder::new()
+                                .schema(Some(Object::with_type(Type::String)))
+                                .description(Some(description))
+                                .build(),
+                        )
+                    });
+                }
+            };
+            header(
+                "503",
+                "Retry-After",
+                "Seconds to wait before trying again (database_unavailable, jwks_unavailable)",
+            );
+            if guarded {
+                header(
+                    "401",
+                    "WWW-Authenticate",
+                    "The RFC 6750 Bearer challenge, with the error and its description",
+                );
+            }
         }
     }
 }
 
-/// The document, the route table for 405s, both computed once at start.
+/// Paths of the server-to-server hooks (their own document, kept out of app SDKs).
+pub const HOOKS_PREFIX: &str = "/api/v1/hooks/";
+
+/// The documents, the route table for 405s, all computed once at start.
 pub struct ApiSpec {
+    /// The app API (`/api/openapi.json`).
     pub json: String,
-    /// The same document as a page (`/api/docs`), rendered once.
+    /// The hooks (`/api/hooks/openapi.json`).
+    pub hooks_json: String,
+    /// Both as a page (`/api/docs`), rendered once.
     pub html: String,
     routes: Vec<(Vec<String>, Vec<Method>)>,
 }
@@ -200,11 +243,23 @@ impl ApiSpec {
                 (segments, methods)
             })
             .collect();
-        let json = doc.to_json().unwrap_or_else(|_| "{}".into());
-        let value: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+        let value = serde_json::to_value(&doc).unwrap_or_default();
         let html = askama::Template::render(&docs::ApiDocs::from_openapi(&value))
             .unwrap_or_else(|e| format!("the API documentation failed to render: {e}"));
-        ApiSpec { json, html, routes }
+        let app = subset(&value, |path| !path.starts_with(HOOKS_PREFIX));
+        let mut hooks = subset(&value, |path| path.starts_with(HOOKS_PREFIX));
+        hooks["info"]["title"] = "Gatehouse hooks".into();
+        hooks["info"]["description"] = "Server-to-server endpoints that Amazon Cognito's Lambda \
+            triggers call, signed with COGNITO_HOOK_SECRET. Not for app clients: their document \
+            is /api/openapi.json."
+            .into();
+        let json = |v: &serde_json::Value| serde_json::to_string(v).unwrap_or_else(|_| "{}".into());
+        ApiSpec {
+            json: json(&app),
+            hooks_json: json(&hooks),
+            html,
+            routes,
+        }
     }
 
     /// The methods a path supports, if it is an API path at all.
@@ -229,7 +284,89 @@ pub async fn openapi_json(spec: web::Data<ApiSpec>) -> HttpResponse {
         .body(spec.json.clone())
 }
 
-/// `GET /api/docs` (public): the document as a page.
+/// `GET /api/hooks/openapi.json` (public): the hooks' document.
+pub async fn hooks_openapi_json(spec: web::Data<ApiSpec>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .body(spec.hooks_json.clone())
+}
+
+/// The part of `doc` whose paths `keep` accepts, with only the schemas, security schemes and tags
+/// those paths use.
+fn subset(doc: &serde_json::Value, keep: impl Fn(&str) -> bool) -> serde_json::Value {
+    use serde_json::Value;
+
+    fn refs(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                for (key, v) in map {
+                    match (key.as_str(), v.as_str()) {
+                        ("$ref", Some(r)) => {
+                            if let Some(name) = r.strip_prefix("#/components/schemas/") {
+                                out.push(name.to_owned());
+                            }
+                        }
+                        _ => refs(v, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+
+    let mut out = doc.clone();
+    if let Some(paths) = out["paths"].as_object_mut() {
+        paths.retain(|path, _| keep(path));
+    }
+    let mut pending = Vec::new();
+    refs(&out["paths"], &mut pending);
+    let mut used = BTreeSet::new();
+    while let Some(name) = pending.pop() {
+        if used.insert(name.clone()) {
+            refs(&doc["components"]["schemas"][&name], &mut pending);
+        }
+    }
+    let operations: Vec<&Value> = out["paths"]
+        .as_object()
+        .into_iter()
+        .flat_map(|paths| paths.values())
+        .filter_map(Value::as_object)
+        .flat_map(|item| item.values())
+        .collect();
+    let schemes: BTreeSet<String> = operations
+        .iter()
+        .filter_map(|op| op["security"].as_array())
+        .flatten()
+        .filter_map(Value::as_object)
+        .flat_map(|requirement| requirement.keys().cloned())
+        .collect();
+    let tags: BTreeSet<String> = operations
+        .iter()
+        .filter_map(|op| op["tags"].as_array())
+        .flatten()
+        .filter_map(|t| t.as_str().map(str::to_owned))
+        .collect();
+    if let Some(components) = out["components"].as_object_mut() {
+        if let Some(schemas) = components.get_mut("schemas").and_then(Value::as_object_mut) {
+            schemas.retain(|name, _| used.contains(name));
+        }
+        if let Some(found) = components
+            .get_mut("securitySchemes")
+            .and_then(Value::as_object_mut)
+        {
+            found.retain(|name, _| schemes.contains(name));
+        }
+        components.retain(|_, v| v.as_object().is_none_or(|o| !o.is_empty()));
+    }
+    if let Some(list) = out["tags"].as_array_mut() {
+        list.retain(|t| t["name"].as_str().is_some_and(|n| tags.contains(n)));
+    }
+    out
+}
+
+/// `GET /api/docs` (public): the documents as a page.
 pub async fn docs_html(spec: web::Data<ApiSpec>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")

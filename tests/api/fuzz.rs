@@ -437,16 +437,20 @@ fn random_bodies_to_every_write_endpoint_never_produce_a_server_error() {
     };
     let operations = runtime.block_on(async {
         world.new_article().await;
-        let doc: Value = world
-            .client
-            .get(format!("{}/api/openapi.json", world.address))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        write_operations(&doc)
+        let mut operations = Vec::new();
+        for doc in ["openapi.json", "hooks/openapi.json"] {
+            let doc: Value = world
+                .client
+                .get(format!("{}/api/{doc}", world.address))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            operations.extend(write_operations(&doc));
+        }
+        operations
     });
     for expected in [
         (Method::POST, "/api/v1/articles"),

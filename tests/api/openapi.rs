@@ -1,4 +1,5 @@
-//! The OpenAPI document describes every API route, and every route it describes exists.
+//! The OpenAPI documents describe every API route, and every route they describe exists; what
+//! they say is what client generators need (the generators themselves run in load/clients.sh).
 
 use serde_json::Value;
 
@@ -12,7 +13,18 @@ async fn the_document_lists_every_route_with_its_security_and_errors() {
     let response = app.get("/api/openapi.json").await;
 
     assert_eq!(response.status(), 200, "public: no token needed");
-    let doc: Value = response.json().await.unwrap();
+    let mut doc: Value = response.json().await.unwrap();
+    let hooks: Value = app
+        .get("/api/hooks/openapi.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let hook_paths = hooks["paths"].as_object().unwrap().clone();
+    doc["paths"]
+        .as_object_mut()
+        .unwrap()
+        .extend(hook_paths.into_iter());
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     assert_eq!(
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
@@ -107,7 +119,7 @@ async fn the_docs_page_shows_every_operation_without_script() {
         "GET /api/v1/me",
         "PATCH /api/v1/articles/{id}",
         "POST /api/v1/hooks/cognito/post-confirmation",
-        "id=\"schema-ArticleOut\"",
+        "id=\"schema-Article\"",
         "id=\"schema-ErrorBody\"",
         "precondition_failed",
     ] {
@@ -145,5 +157,219 @@ async fn every_operation_documents_the_errors_it_can_give() {
                 );
             }
         }
+    }
+}
+
+/// Every operation and response of both documents.
+fn operations(doc: &Value) -> Vec<(String, String, &Value)> {
+    doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .iter()
+                .map(move |(method, op)| (method.to_uppercase(), path.clone(), op))
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn the_documents_say_what_client_generators_need() {
+    let jwks = JwksServer::start(&[access_key()]).await;
+    let app = spawn_api(&jwks, &[]).await;
+    let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
+    let hooks: Value = app
+        .get("/api/hooks/openapi.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    // Operation ids: unique, and named for what they do.
+    let mut ids: Vec<(String, String, String)> = operations(&doc)
+        .into_iter()
+        .chain(operations(&hooks))
+        .map(|(m, p, op)| (op["operationId"].as_str().unwrap().to_owned(), m, p))
+        .collect();
+    ids.sort();
+    let expected = [
+        (
+            "cognitoPostConfirmation",
+            "POST",
+            "/api/v1/hooks/cognito/post-confirmation",
+        ),
+        ("createArticle", "POST", "/api/v1/articles"),
+        ("deleteArticle", "DELETE", "/api/v1/articles/{id}"),
+        ("getArticle", "GET", "/api/v1/articles/{id}"),
+        ("getMe", "GET", "/api/v1/me"),
+        ("listArticles", "GET", "/api/v1/articles"),
+        ("logout", "POST", "/api/v1/logout"),
+        ("updateArticle", "PATCH", "/api/v1/articles/{id}"),
+        ("updateMe", "PATCH", "/api/v1/me"),
+    ];
+    let expected: Vec<(String, String, String)> = expected
+        .iter()
+        .map(|(i, m, p)| (i.to_string(), m.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(ids, expected);
+
+    // The app document holds the app API only; the hook and its schemas are in their own.
+    assert!(
+        doc["paths"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .all(|p| !p.contains("hooks"))
+    );
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for hook_only in ["PostConfirmationEvent", "EventRequest", "HookResult"] {
+        assert!(
+            !schemas.contains_key(hook_only),
+            "{hook_only} in the app document"
+        );
+        assert!(
+            hooks["components"]["schemas"][hook_only].is_object(),
+            "{hook_only}"
+        );
+    }
+    assert!(
+        hooks["components"]["securitySchemes"].is_null(),
+        "the hook takes no token"
+    );
+    assert_eq!(doc["servers"][0]["url"], "/");
+    assert_eq!(hooks["servers"][0]["url"], "/");
+
+    for (method, path, op) in operations(&doc).into_iter().chain(operations(&hooks)) {
+        for (status, response) in op["responses"].as_object().unwrap() {
+            let description = response["description"].as_str().unwrap_or("");
+            assert!(
+                !description.is_empty(),
+                "{method} {path} {status}: no description"
+            );
+            if status == "503" {
+                assert!(
+                    response["headers"]["Retry-After"].is_object(),
+                    "{method} {path} 503: Retry-After"
+                );
+            }
+        }
+    }
+
+    // Optimistic locking is visible to generated clients.
+    let article = &doc["paths"]["/api/v1/articles/{id}"];
+    for method in ["patch", "delete"] {
+        let if_match = article[method]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "If-Match")
+            .unwrap_or_else(|| panic!("{method}: no If-Match"));
+        assert_eq!(if_match["in"], "header");
+        assert_eq!(if_match["required"], false);
+        assert!(
+            article[method]["responses"]["412"].is_object(),
+            "{method}: 412"
+        );
+    }
+    for (op, status) in [
+        (&article["get"], "200"),
+        (&article["patch"], "200"),
+        (&doc["paths"]["/api/v1/articles"]["post"], "201"),
+    ] {
+        assert!(
+            op["responses"][status]["headers"]["ETag"].is_object(),
+            "{op}"
+        );
+    }
+    let created = &doc["paths"]["/api/v1/articles"]["post"]["responses"]["201"];
+    assert!(created["headers"]["Location"].is_object());
+    assert!(
+        doc["paths"]["/api/v1/me"]["get"]["responses"]["401"]["headers"]["WWW-Authenticate"]
+            .is_object()
+    );
+
+    // Fixed sets are enums; paging has its defaults and bounds.
+    let params = doc["paths"]["/api/v1/articles"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("no {name}"))["schema"]
+            .clone()
+    };
+    let ordering = param("ordering");
+    let ordering = if ordering["$ref"].is_string() {
+        doc["components"]["schemas"]["ArticleOrdering"].clone()
+    } else {
+        ordering
+    };
+    let mut values: Vec<&str> = ordering["enum"]
+        .as_array()
+        .or_else(|| ordering["oneOf"][1]["enum"].as_array())
+        .unwrap_or_else(|| panic!("{ordering}"))
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    values.sort();
+    assert_eq!(values, ["-created_at", "-name", "created_at", "name"]);
+    assert_eq!(param("page")["default"], 1);
+    assert_eq!(param("page")["minimum"], 1);
+    assert_eq!(param("per_page")["default"], 20);
+    assert_eq!(param("per_page")["maximum"], 100);
+
+    let codes: Vec<&str> = schemas["ErrorCode"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let all: Vec<&str> = gatehouse::error::ErrorCode::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .collect();
+    assert_eq!(codes, all);
+    for code in [
+        "missing_token",
+        "validation_error",
+        "precondition_failed",
+        "internal_error",
+    ] {
+        assert!(codes.contains(&code), "{code}");
+    }
+
+    // Required, optional and nullable as the server answers.
+    let detail = &schemas["ErrorDetail"];
+    assert_eq!(detail["required"], serde_json::json!(["code", "message"]));
+    for optional in ["fields", "request_id"] {
+        let schema = detail["properties"][optional].to_string();
+        assert!(
+            !schema.contains("null"),
+            "{optional} is never null: {schema}"
+        );
+    }
+    let page = &schemas["ArticlePage"];
+    for field in ["items", "page", "per_page", "total", "next", "previous"] {
+        assert!(
+            page["required"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r == field),
+            "{field} is always sent"
+        );
+    }
+    assert!(page["properties"]["next"].to_string().contains("null"));
+    for schema in ["Me", "Article"] {
+        let properties = schemas[schema]["properties"].as_object().unwrap();
+        let required = schemas[schema]["required"].as_array().unwrap();
+        assert_eq!(
+            properties.len(),
+            required.len(),
+            "{schema}: every field is always sent"
+        );
     }
 }

@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 
 use crate::db::DbError;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 #[derive(Debug)]
 pub enum AuthError {
@@ -34,29 +34,29 @@ pub enum AuthError {
 }
 
 impl AuthError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            AuthError::MissingToken => "missing_token",
-            AuthError::InvalidRequest(_) => "invalid_request",
-            AuthError::MalformedToken(_) => "malformed_token",
-            AuthError::UnsupportedAlgorithm(_) => "unsupported_algorithm",
-            AuthError::UnknownKey => "unknown_key",
-            AuthError::InvalidSignature => "invalid_signature",
-            AuthError::TokenExpired => "token_expired",
-            AuthError::TokenNotYetValid => "token_not_yet_valid",
-            AuthError::InvalidIssuer => "invalid_issuer",
-            AuthError::InvalidAudience(_) => "invalid_audience",
-            AuthError::InvalidTokenUse(_) => "invalid_token_use",
-            AuthError::InvalidClaims(_) => "invalid_claims",
-            AuthError::TokenRevoked => "token_revoked",
-            AuthError::UserInactive => "user_inactive",
-            AuthError::UserNotProvisioned => "user_not_provisioned",
-            AuthError::UserRequired => "user_required",
-            AuthError::JwksUnavailable => "jwks_unavailable",
-            AuthError::CognitoNotConfigured => "cognito_not_configured",
-            AuthError::InsufficientScope(_) => "insufficient_scope",
-            AuthError::ForbiddenGroup(_) => "forbidden_group",
-            AuthError::Database(_) => "database_unavailable",
+            AuthError::MissingToken => ErrorCode::MissingToken,
+            AuthError::InvalidRequest(_) => ErrorCode::InvalidRequest,
+            AuthError::MalformedToken(_) => ErrorCode::MalformedToken,
+            AuthError::UnsupportedAlgorithm(_) => ErrorCode::UnsupportedAlgorithm,
+            AuthError::UnknownKey => ErrorCode::UnknownKey,
+            AuthError::InvalidSignature => ErrorCode::InvalidSignature,
+            AuthError::TokenExpired => ErrorCode::TokenExpired,
+            AuthError::TokenNotYetValid => ErrorCode::TokenNotYetValid,
+            AuthError::InvalidIssuer => ErrorCode::InvalidIssuer,
+            AuthError::InvalidAudience(_) => ErrorCode::InvalidAudience,
+            AuthError::InvalidTokenUse(_) => ErrorCode::InvalidTokenUse,
+            AuthError::InvalidClaims(_) => ErrorCode::InvalidClaims,
+            AuthError::TokenRevoked => ErrorCode::TokenRevoked,
+            AuthError::UserInactive => ErrorCode::UserInactive,
+            AuthError::UserNotProvisioned => ErrorCode::UserNotProvisioned,
+            AuthError::UserRequired => ErrorCode::UserRequired,
+            AuthError::JwksUnavailable => ErrorCode::JwksUnavailable,
+            AuthError::CognitoNotConfigured => ErrorCode::CognitoNotConfigured,
+            AuthError::InsufficientScope(_) => ErrorCode::InsufficientScope,
+            AuthError::ForbiddenGroup(_) => ErrorCode::ForbiddenGroup,
+            AuthError::Database(_) => ErrorCode::DatabaseUnavailable,
         }
     }
 
@@ -126,7 +126,7 @@ impl AuthError {
 
     /// Logs an internal detail alongside the refusal (never shown to the client).
     pub fn with_log(self, detail: String) -> Self {
-        tracing::warn!(code = self.code(), detail, "token refused");
+        tracing::warn!(code = %self.code(), detail, "token refused");
         self
     }
 

@@ -162,9 +162,9 @@ pub async fn require_cognito_user(
 /// Logs why (never the token) and turns the refusal into the API error response.
 fn refused(e: AuthError) -> ApiError {
     match &e {
-        AuthError::MissingToken => tracing::debug!(code = e.code(), "bearer token refused"),
+        AuthError::MissingToken => tracing::debug!(code = %e.code(), "bearer token refused"),
         AuthError::Database(db) => tracing::warn!(error = %db, "authentication needs the database"),
-        _ => tracing::info!(code = e.code(), reason = %e.message(), "bearer token refused"),
+        _ => tracing::info!(code = %e.code(), reason = %e.message(), "bearer token refused"),
     }
     e.into()
 }
@@ -300,11 +300,17 @@ mod tests {
                 .unwrap(),
             )));
         let err = CognitoUser::extract(&req).await.err().unwrap();
-        assert_eq!((err.status.as_u16(), err.code), (403, "user_required"));
+        assert_eq!(
+            (err.status.as_u16(), err.code.as_str()),
+            (403, "user_required")
+        );
         let caller = Caller::extract(&req).await.ok().unwrap();
         assert!(caller.require_read_scope("a/read").is_ok());
         let err = caller.require_read_scope("a").unwrap_err();
-        assert_eq!((err.status.as_u16(), err.code), (403, "insufficient_scope"));
+        assert_eq!(
+            (err.status.as_u16(), err.code.as_str()),
+            (403, "insufficient_scope")
+        );
         let person = Caller::Person(self::caller(None, None));
         assert!(person.require_read_scope("a/read").is_ok());
     }
@@ -314,7 +320,10 @@ mod tests {
         let editor = caller(Some(vec!["editors"]), None);
         assert!(editor.require_group("editors").is_ok());
         let err = editor.require_group("admins").unwrap_err();
-        assert_eq!((err.status.as_u16(), err.code), (403, "forbidden_group"));
+        assert_eq!(
+            (err.status.as_u16(), err.code.as_str()),
+            (403, "forbidden_group")
+        );
         let nobody = caller(None, None);
         assert_eq!(
             nobody.require_group("editors").unwrap_err().code,
@@ -331,7 +340,10 @@ mod tests {
             "whole scopes only"
         );
         let err = caller.require_scope("articles/admin").unwrap_err();
-        assert_eq!((err.status.as_u16(), err.code), (403, "insufficient_scope"));
+        assert_eq!(
+            (err.status.as_u16(), err.code.as_str()),
+            (403, "insufficient_scope")
+        );
         let response = err.error_response();
         let challenge = response
             .headers()

@@ -368,7 +368,7 @@ mod tests {
     }
 
     fn code(r: Result<String, AuthError>) -> &'static str {
-        r.unwrap_err().code()
+        r.unwrap_err().code().as_str()
     }
 
     #[test]
