@@ -51,6 +51,7 @@ pub const VARIABLES: &[&str] = &[
     "COGNITO_HOOK_SECRET",
     "API_EDITOR_GROUP",
     "API_READ_SCOPE",
+    "CORS_ALLOWED_ORIGINS",
 ];
 
 /// A configuration value that cannot be used. `Display` is the one line printed at start-up.
@@ -157,6 +158,8 @@ pub struct Settings {
     pub api_editor_group: String,
     /// The scope a machine-to-machine token needs to read articles.
     pub api_read_scope: String,
+    /// Web origins (`https://app.example.com`) whose scripts may call the API; empty: none.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -178,6 +181,7 @@ impl std::fmt::Debug for Settings {
             .field("cognito_hook_secret", &self.cognito_hook_secret)
             .field("api_editor_group", &self.api_editor_group)
             .field("api_read_scope", &self.api_read_scope)
+            .field("cors_allowed_origins", &self.cors_allowed_origins)
             .finish()
     }
 }
@@ -247,6 +251,41 @@ fn parse_http_url(v: &str) -> Result<Url, String> {
         return Err(format!("expected an http(s) URL with a host, got {v:?}"));
     }
     Ok(url)
+}
+
+/// `CORS_ALLOWED_ORIGINS`: comma-separated origins, each exactly as a browser sends it in `Origin`
+/// (scheme, host, port if not the default; no path). No wildcard: the API allows credentials, and
+/// a browser refuses `*` with credentials anyway; listing origins is the safe form of "any".
+fn parse_origins(v: &str, environment: Environment) -> Result<Vec<String>, String> {
+    let mut origins = Vec::new();
+    for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        if item.contains('*') {
+            return Err(format!(
+                "wildcards are not allowed; list each origin, such as https://app.example.com, \
+                 got {item:?}"
+            ));
+        }
+        let origin = Url::parse(item)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+            .map(|u| u.origin().ascii_serialization());
+        // An origin has no path, not even "/", and is lowercase: anything else never matches.
+        if origin.as_deref() != Some(item) {
+            return Err(format!(
+                "expected origins such as https://app.example.com or http://localhost:5173 \
+                 (scheme, lowercase host and port only), got {item:?}"
+            ));
+        }
+        if item.starts_with("http://") && environment != Environment::Development {
+            return Err(format!(
+                "must be https:// origins outside GATEHOUSE_ENV=development, got {item:?}"
+            ));
+        }
+        if !origins.iter().any(|o| o == item) {
+            origins.push(item.to_owned());
+        }
+    }
+    Ok(origins)
 }
 
 /// `TRUSTED_PROXIES`: comma-separated CIDRs (`10.0.0.0/8, fd00::/8`); a bare address is one host.
@@ -433,9 +472,14 @@ impl Settings {
             },
         )?;
 
+        let cors_allowed_origins = src.parse("CORS_ALLOWED_ORIGINS", Vec::new(), |v| {
+            parse_origins(v, environment)
+        })?;
+
         Ok(Settings {
             api_editor_group,
             api_read_scope,
+            cors_allowed_origins,
             environment,
             database,
             bind,
@@ -639,6 +683,44 @@ mod tests {
         );
         let s = settings(&[("GATEHOUSE_ENV", "development"), ("COOKIE_SECURE", "true")]).unwrap();
         assert!(s.cookie_secure);
+    }
+
+    #[test]
+    fn cors_origins_are_exact_and_never_a_wildcard() {
+        assert!(settings(&[]).unwrap().cors_allowed_origins.is_empty());
+        let s = settings(&[(
+            "CORS_ALLOWED_ORIGINS",
+            "https://app.example.com, https://admin.example.com:8443,https://app.example.com",
+        )])
+        .unwrap();
+        assert_eq!(
+            s.cors_allowed_origins,
+            ["https://app.example.com", "https://admin.example.com:8443"]
+        );
+        let dev = [
+            ("GATEHOUSE_ENV", "development"),
+            ("CORS_ALLOWED_ORIGINS", "http://localhost:5173"),
+        ];
+        assert_eq!(
+            settings(&dev).unwrap().cors_allowed_origins,
+            ["http://localhost:5173"]
+        );
+        for bad in [
+            "*",
+            "https://*.example.com",
+            "https://app.example.com/",
+            "https://app.example.com/path",
+            "https://App.Example.com",
+            "https://app.example.com:443",
+            "app.example.com",
+            "null",
+            "ftp://app.example.com",
+            "https://user@app.example.com",
+            "http://app.example.com",
+        ] {
+            let e = err(&[("CORS_ALLOWED_ORIGINS", bad)]);
+            assert_eq!(e.var, "CORS_ALLOWED_ORIGINS", "{bad}");
+        }
     }
 
     #[test]

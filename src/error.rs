@@ -77,6 +77,8 @@ error_codes! {
     NotFound = "not_found",
     MethodNotAllowed = "method_not_allowed",
     PreconditionFailed = "precondition_failed",
+    // A refused CORS preflight (403, or 400 when malformed).
+    CorsRejected = "cors_rejected",
     // The signed hook.
     MissingSignature = "missing_signature",
     SignatureExpired = "signature_expired",

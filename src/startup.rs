@@ -95,7 +95,7 @@ fn run(listener: TcpListener, settings: Arc<Settings>, pool: Pool) -> std::io::R
         // was built once, above.
         let (app, _) = app
             .into_utoipa_app()
-            .configure(api::config)
+            .configure(api::routes(&app_settings.cors_allowed_origins))
             .split_for_parts();
         app.route("/healthz", web::get().to(health::healthz))
             .route("/readyz", web::get().to(health::readyz))

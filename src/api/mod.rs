@@ -19,6 +19,7 @@ use crate::auth::cognito::require_cognito_user;
 use crate::error::{ApiError, ErrorCode};
 
 pub mod articles;
+pub mod cors;
 pub mod docs;
 pub mod hooks;
 pub mod input;
@@ -28,8 +29,19 @@ pub mod openapi;
 
 pub use openapi::{ApiSpec, docs_html, hooks_openapi_json, openapi_json};
 
-/// Registers every API route (used by the server and by [`openapi`], so both see the same list).
+/// Registers every API route, without cross-origin access (what the OpenAPI document is built
+/// from; the server registers [`routes`] with its origins, the same list).
 pub fn config(cfg: &mut ServiceConfig) {
+    routes(&[])(cfg);
+}
+
+/// Registers every API route, with CORS for the exact `origins` (`CORS_ALLOWED_ORIGINS`).
+pub fn routes(origins: &[String]) -> impl FnOnce(&mut ServiceConfig) + use<> {
+    let cors = cors::layer(origins);
+    move |cfg| register(cfg, cors)
+}
+
+fn register(cfg: &mut ServiceConfig, cors: actix_cors::Cors) {
     // Registered before `/api/v1` so it is matched first: public to the token guard, protected by
     // its own signature instead.
     cfg.service(
@@ -40,6 +52,9 @@ pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(
         scope("/api/v1")
             .wrap(from_fn(require_cognito_user))
+            // Outside the guard: a preflight carries no token.
+            .wrap(cors)
+            .wrap(from_fn(cors::outcome))
             .service(me::get)
             .service(me::update)
             .service(logout::logout)

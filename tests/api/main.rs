@@ -14,6 +14,7 @@ mod browser;
 mod cli;
 mod cognito;
 mod concurrency;
+mod cors;
 mod docs;
 mod faults;
 mod fuzz;
