@@ -79,11 +79,13 @@ pub fn document(config: fn(&mut ServiceConfig)) -> utoipa::openapi::OpenApi {
 ///
 /// - any operation: `500 internal_error`, `503 database_unavailable` (or the JWKS/Cognito ones);
 /// - behind the token guard: `400 invalid_request` (a malformed `Authorization` header), `401`
-///   (the token codes), `403` (`user_inactive`, `user_not_provisioned`, …);
+///   (the token codes), `403` (`user_inactive`, `user_not_provisioned`; a handler documents its
+///   own 403s, such as `user_required`);
 /// - with a JSON body: `400 malformed_json`/`malformed_body`, `413 payload_too_large`,
 ///   `415 unsupported_media_type` (not the hook, which takes any type), `422 validation_error`;
 /// - with path parameters: `404 not_found`; with query parameters: `422 validation_error`.
 fn document_common_errors(doc: &mut utoipa::openapi::OpenApi) {
+    use std::collections::btree_map::Entry;
     use utoipa::openapi::header::HeaderBuilder;
     use utoipa::openapi::path::{Operation, ParameterIn};
     use utoipa::openapi::{ContentBuilder, Object, Ref, RefOr, ResponseBuilder, Type};
@@ -101,11 +103,21 @@ fn document_common_errors(doc: &mut utoipa::openapi::OpenApi) {
                 .build(),
         )
     };
+    // A status the handler documented already keeps its text, and gains the other causes.
     let add = |op: &mut Operation, status: &str, description: &str| {
-        op.responses
-            .responses
-            .entry(status.to_owned())
-            .or_insert_with(|| error(description));
+        match op.responses.responses.entry(status.to_owned()) {
+            Entry::Vacant(entry) => {
+                entry.insert(error(description));
+            }
+            Entry::Occupied(mut entry) => {
+                if let RefOr::T(response) = entry.get_mut() {
+                    let code = description.split([':', ',', ' ']).next().unwrap_or("");
+                    if !response.description.contains(code) {
+                        response.description = format!("{}; {description}", response.description);
+                    }
+                }
+            }
+        }
     };
     for (path, item) in doc.paths.paths.iter_mut() {
         let is_hook = path.starts_with("/api/v1/hooks/");
@@ -138,8 +150,8 @@ fn document_common_errors(doc: &mut utoipa::openapi::OpenApi) {
                 add(
                     op,
                     "403",
-                    "user_inactive, user_not_provisioned, user_required, insufficient_scope or \
-                     forbidden_group",
+                    "user_inactive or user_not_provisioned: the account is deactivated, or \
+                     not created here",
                 );
             }
             if body {
