@@ -141,13 +141,22 @@ impl ArticleOrdering {
             .map_or("-created_at", |(_, s)| s)
     }
 
-    /// The query parameter's schema: exactly the accepted values.
+    /// The query parameter's schema: exactly the accepted values, and `x-enum-varnames` naming
+    /// them after the variants: generators cannot make names of `-created_at` and `-name`
+    /// (openapi-python-client called them `VALUE_0` and `VALUE_3`).
     fn schema() -> utoipa::openapi::Object {
+        use utoipa::openapi::extensions::ExtensionsBuilder;
         use utoipa::openapi::{ObjectBuilder, Type};
+        let names: Vec<String> = Self::ALL.iter().map(|(o, _)| format!("{o:?}")).collect();
         ObjectBuilder::new()
             .schema_type(Type::String)
             .enum_values(Some(Self::ALL.iter().map(|(_, s)| *s)))
             .default(Some(Self::NewestFirst.as_str().into()))
+            .extensions(Some(
+                ExtensionsBuilder::new()
+                    .add("x-enum-varnames", names)
+                    .build(),
+            ))
             .build()
     }
 

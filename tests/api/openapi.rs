@@ -314,6 +314,14 @@ async fn the_documents_say_what_client_generators_need() {
         .iter()
         .filter_map(Value::as_str)
         .collect();
+    // Generators name enum members after the values, and `-name` makes none: the names are given.
+    let names: Vec<&str> = ordering["x-enum-varnames"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{ordering}"))
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(names.len(), values.len(), "{ordering}");
     values.sort();
     assert_eq!(values, ["-created_at", "-name", "created_at", "name"]);
     assert_eq!(param("page")["default"], 1);
