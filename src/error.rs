@@ -23,7 +23,9 @@ use crate::telemetry;
 /// OpenAPI document is the set the server can send.
 macro_rules! error_codes {
     ($($variant:ident = $code:literal,)*) => {
-        /// Stable, machine-readable error codes; new ones may be added, existing ones do not change.
+        /// Stable, machine-readable error codes. A code is never renamed or removed. One may be
+        /// added: a client that parses this enum strictly (openapi-python-client's does) reads a
+        /// new code once regenerated.
         // utoipa reads `rename_all` but not a variant's own `rename`: the names are snake_case
         // of the variants, and a test checks they are the strings given here.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]

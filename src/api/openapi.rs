@@ -104,17 +104,19 @@ fn document_common_errors(doc: &mut utoipa::openapi::OpenApi) {
         )
     };
     // A status the handler documented already keeps its text, and gains the other causes.
-    let add = |op: &mut Operation, status: &str, description: &str| {
-        match op.responses.responses.entry(status.to_owned()) {
-            Entry::Vacant(entry) => {
-                entry.insert(error(description));
-            }
-            Entry::Occupied(mut entry) => {
-                if let RefOr::T(response) = entry.get_mut() {
-                    let code = description.split([':', ',', ' ']).next().unwrap_or("");
-                    if !response.description.contains(code) {
-                        response.description = format!("{}; {description}", response.description);
-                    }
+    let add = |op: &mut Operation, status: &str, description: &str| match op
+        .responses
+        .responses
+        .entry(status.to_owned())
+    {
+        Entry::Vacant(entry) => {
+            entry.insert(error(description));
+        }
+        Entry::Occupied(mut entry) => {
+            if let RefOr::T(response) = entry.get_mut() {
+                let code = description.split([':', ',', ' ']).next().unwrap_or("");
+                if !response.description.contains(code) {
+                    response.description = format!("{}; {description}", response.description);
                 }
             }
         }
@@ -255,7 +257,8 @@ impl ApiSpec {
                 (segments, methods)
             })
             .collect();
-        let value = serde_json::to_value(&doc).unwrap_or_default();
+        let mut value = serde_json::to_value(&doc).unwrap_or_default();
+        mark_required_headers(&mut value);
         let html = askama::Template::render(&docs::ApiDocs::from_openapi(&value))
             .unwrap_or_else(|e| format!("the API documentation failed to render: {e}"));
         let app = subset(&value, |path| !path.starts_with(HOOKS_PREFIX));
@@ -304,6 +307,40 @@ pub async fn hooks_openapi_json(spec: web::Data<ApiSpec>) -> HttpResponse {
         .body(spec.hooks_json.clone())
 }
 
+/// Response headers the server always sends where they are documented (utoipa's header type has
+/// no `required`): generated clients can then type them as present.
+const ALWAYS_SENT: [&str; 3] = ["ETag", "Location", "WWW-Authenticate"];
+
+fn mark_required_headers(doc: &mut serde_json::Value) {
+    let operations = doc
+        .get_mut("paths")
+        .and_then(serde_json::Value::as_object_mut)
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(serde_json::Value::as_object_mut)
+        .flat_map(|item| item.values_mut());
+    for op in operations {
+        // `get_mut`, not indexing: indexing a missing key inserts a null.
+        let responses = op
+            .get_mut("responses")
+            .and_then(serde_json::Value::as_object_mut)
+            .into_iter()
+            .flat_map(|r| r.values_mut());
+        for response in responses {
+            if let Some(headers) = response
+                .get_mut("headers")
+                .and_then(serde_json::Value::as_object_mut)
+            {
+                for (name, header) in headers.iter_mut() {
+                    if ALWAYS_SENT.contains(&name.as_str()) {
+                        header["required"] = true.into();
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The part of `doc` whose paths `keep` accepts, with only the schemas, security schemes and tags
 /// those paths use.
 fn subset(doc: &serde_json::Value, keep: impl Fn(&str) -> bool) -> serde_json::Value {
@@ -329,7 +366,10 @@ fn subset(doc: &serde_json::Value, keep: impl Fn(&str) -> bool) -> serde_json::V
     }
 
     let mut out = doc.clone();
-    if let Some(paths) = out["paths"].as_object_mut() {
+    if let Some(paths) = out
+        .get_mut("paths")
+        .and_then(serde_json::Value::as_object_mut)
+    {
         paths.retain(|path, _| keep(path));
     }
     let mut pending = Vec::new();
@@ -360,7 +400,10 @@ fn subset(doc: &serde_json::Value, keep: impl Fn(&str) -> bool) -> serde_json::V
         .flatten()
         .filter_map(|t| t.as_str().map(str::to_owned))
         .collect();
-    if let Some(components) = out["components"].as_object_mut() {
+    if let Some(components) = out
+        .get_mut("components")
+        .and_then(serde_json::Value::as_object_mut)
+    {
         if let Some(schemas) = components.get_mut("schemas").and_then(Value::as_object_mut) {
             schemas.retain(|name, _| used.contains(name));
         }
@@ -372,7 +415,10 @@ fn subset(doc: &serde_json::Value, keep: impl Fn(&str) -> bool) -> serde_json::V
         }
         components.retain(|_, v| v.as_object().is_none_or(|o| !o.is_empty()));
     }
-    if let Some(list) = out["tags"].as_array_mut() {
+    if let Some(list) = out
+        .get_mut("tags")
+        .and_then(serde_json::Value::as_array_mut)
+    {
         list.retain(|t| t["name"].as_str().is_some_and(|n| tags.contains(n)));
     }
     out
@@ -389,6 +435,34 @@ pub async fn docs_html(spec: web::Data<ApiSpec>) -> HttpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn documents_hold_no_null() {
+        // A null where the schema wants an object is what indexing a `Value` mutably leaves.
+        fn nulls(value: &serde_json::Value, at: &str, found: &mut Vec<String>) {
+            match value {
+                serde_json::Value::Null => found.push(at.to_owned()),
+                serde_json::Value::Object(map) => {
+                    for (k, v) in map {
+                        nulls(v, &format!("{at}/{k}"), found);
+                    }
+                }
+                serde_json::Value::Array(items) => {
+                    for (i, v) in items.iter().enumerate() {
+                        nulls(v, &format!("{at}/{i}"), found);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let spec = ApiSpec::build(crate::api::config);
+        for json in [&spec.json, &spec.hooks_json] {
+            let value: serde_json::Value = serde_json::from_str(json).expect("JSON");
+            let mut found = Vec::new();
+            nulls(&value, "", &mut found);
+            assert!(found.is_empty(), "{found:?}");
+        }
+    }
 
     #[test]
     fn route_table_matches_templates() {

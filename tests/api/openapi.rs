@@ -278,16 +278,17 @@ async fn the_documents_say_what_client_generators_need() {
         (&article["patch"], "200"),
         (&doc["paths"]["/api/v1/articles"]["post"], "201"),
     ] {
-        assert!(
-            op["responses"][status]["headers"]["ETag"].is_object(),
+        // Always sent: typed as present, not optional.
+        assert_eq!(
+            op["responses"][status]["headers"]["ETag"]["required"], true,
             "{op}"
         );
     }
     let created = &doc["paths"]["/api/v1/articles"]["post"]["responses"]["201"];
-    assert!(created["headers"]["Location"].is_object());
-    assert!(
-        doc["paths"]["/api/v1/me"]["get"]["responses"]["401"]["headers"]["WWW-Authenticate"]
-            .is_object()
+    assert_eq!(created["headers"]["Location"]["required"], true);
+    assert_eq!(
+        doc["paths"]["/api/v1/me"]["get"]["responses"]["401"]["headers"]["WWW-Authenticate"]["required"],
+        true
     );
 
     // Fixed sets are enums; paging has its defaults and bounds.
