@@ -14,12 +14,10 @@
 #
 # Needs python3, node and npm, and a PostgreSQL server at DATABASE_URL (default
 # postgres://postgres@127.0.0.1:5432/postgres); makes a database of its own and drops it. The tools
-# are installed on first use, at the versions pinned here and in clients/typescript/package-lock.json,
-# under ${XDG_CACHE_HOME:-~/.cache}/gatehouse/, one directory per version: a later run installs
-# nothing. The app and a stand-in JWKS (examples/jwks_stub.rs) run on 127.0.0.1; the generated
+# are installed on first use, exactly as clients/python/requirements.txt and
+# clients/typescript/package-lock.json pin them (every package, not only the tools), under
+# ${XDG_CACHE_HOME:-~/.cache}/gatehouse/, one directory per lock file: a later run installs nothing. The app and a stand-in JWKS (examples/jwks_stub.rs) run on 127.0.0.1; the generated
 # code goes to a temporary directory.
-SPEC_VALIDATOR_VERSION=0.9.0
-PYTHON_CLIENT_VERSION=0.29.1
 PROFILE="${PROFILE:-debug}"
 JWKS_ADDR="${JWKS_ADDR:-127.0.0.1:18796}"
 APP_ADDR="${APP_ADDR:-127.0.0.1:18797}"
@@ -29,23 +27,19 @@ need npm "it comes with Node.js"
 need python3 "Python 3.11 or newer (the generated client uses typing.Self and enum.StrEnum)"
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/gatehouse"
 
-# pip_tool NAME VERSION: a venv holding NAME==VERSION, made once; sets $tool to its directory.
-# The marker is written last, so an interrupted install is redone rather than half used.
-pip_tool() {
-  tool="$cache/$1-$2"
-  [ -e "$tool/.installed" ] && return
-  echo "installing $1 $2 into $tool"
-  rm -rf "$tool"
-  python3 -m venv "$tool"
-  "$tool/bin/pip" install --quiet --disable-pip-version-check "$1==$2"
-  touch "$tool/.installed"
-}
-pip_tool openapi-spec-validator "$SPEC_VALIDATOR_VERSION"
-validator="$tool"
-# The generated package needs httpx and attrs, which openapi-python-client itself depends on:
-# calls.py runs in the same venv.
-pip_tool openapi-python-client "$PYTHON_CLIENT_VERSION"
-pyclient="$tool"
+# The Python tools, in one venv named by the lock file's hash. The generated package needs httpx
+# and attrs, which openapi-python-client itself depends on: calls.py runs in the same venv. Each
+# marker is written last, so an interrupted install is redone rather than half used.
+requirements=clients/python/requirements.txt
+pytools="$cache/python-client-tools-$(sha256sum "$requirements" | cut -c1-16)"
+if [ ! -e "$pytools/.installed" ]; then
+  echo "installing $requirements into $pytools"
+  rm -rf "$pytools"
+  python3 -m venv "$pytools"
+  "$pytools/bin/pip" install --quiet --disable-pip-version-check --no-deps -r "$requirements"
+  touch "$pytools/.installed"
+fi
+version() { sed -n "s/^$1==//p" "$requirements"; }
 
 # The TypeScript tools, exactly as the lock file says: the directory is named by its hash.
 lock=clients/typescript/package-lock.json
@@ -67,10 +61,10 @@ start_jwks "$work/other_token" "$work/py_logout_token" "$work/ts_logout_token"
 start_app RUST_LOG="${RUST_LOG:-warn}"
 url="http://$APP_ADDR"
 
-echo "== openapi-spec-validator $SPEC_VALIDATOR_VERSION"
+echo "== openapi-spec-validator $(version openapi-spec-validator)"
 curl -fsS "$url/api/openapi.json" -o "$work/openapi.json"
 curl -fsS "$url/api/hooks/openapi.json" -o "$work/hooks-openapi.json"
-(cd "$work" && "$validator/bin/openapi-spec-validator" --validation-errors all \
+(cd "$work" && "$pytools/bin/openapi-spec-validator" --validation-errors all \
   openapi.json hooks-openapi.json)
 
 GATEHOUSE_OTHER_TOKEN="$(cat "$work/other_token")"
@@ -86,13 +80,13 @@ ln -s "$tsdir/node_modules" "$ts/node_modules"
 "$ts/node_modules/.bin/tsc" -p "$ts"
 GATEHOUSE_LOGOUT_TOKEN="$(cat "$work/ts_logout_token")" node "$ts/out/calls.js"
 
-echo "== Python: openapi-python-client $PYTHON_CLIENT_VERSION"
+echo "== Python: openapi-python-client $(version openapi-python-client)"
 # On PATH for its ruff post-hooks; without ruff it warns, and a warning fails the generation.
-PATH="$pyclient/bin:$PATH" "$pyclient/bin/openapi-python-client" generate \
+PATH="$pytools/bin:$PATH" "$pytools/bin/openapi-python-client" generate \
   --path "$work/openapi.json" --meta none --output-path "$work/py/gatehouse_api_client" \
   --fail-on-warning
 GATEHOUSE_LOGOUT_TOKEN="$(cat "$work/py_logout_token")" PYTHONPATH="$work/py" \
-  "$pyclient/bin/python" clients/python/calls.py
+  "$pytools/bin/python" clients/python/calls.py
 
 # Whatever the clients sent, the app must have logged no fault of its own.
 if grep -q 'ERROR' "$work/app.log"; then
