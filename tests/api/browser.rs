@@ -12,6 +12,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
 use crate::admin_helpers::*;
+use crate::cognito::{JwksServer, access_claims, access_key, new_sub, spawn_api};
 
 /// chromedriver on a free port, and a fresh Chromium profile; both cleaned up on drop.
 struct Driver {
@@ -271,4 +272,123 @@ async fn staff_journey_in_a_real_browser() {
     );
 
     browser.close().await.unwrap();
+}
+
+/// A blank page on an origin of its own (127.0.0.1, another port than the API's): where a
+/// single-page app would be served from.
+async fn serve_blank_page() -> (String, actix_web::dev::ServerHandle) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let origin = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let server = actix_web::HttpServer::new(|| {
+        actix_web::App::new().default_service(actix_web::web::to(|| async {
+            actix_web::HttpResponse::Ok()
+                .content_type("text/html; charset=utf-8")
+                .body("<!doctype html><title>an app</title>")
+        }))
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    (origin, handle)
+}
+
+/// What a single-page app does: create an article (a preflighted JSON POST with a token), read
+/// the exposed `ETag` and `Location`, change it with `If-Match`, see a stale `If-Match` refused,
+/// and read a 401's challenge. Resolves to the outcomes, or to `{blocked}` when the browser
+/// refuses the cross-origin call.
+const SPA_CALLS: &str = r#"
+const [api, token, done] = arguments;
+(async () => {
+  const json = { Authorization: `Bearer ${token}`, "Content-Type": "application/json" };
+  const created = await fetch(`${api}/api/v1/articles`, {
+    method: "POST", headers: json, body: JSON.stringify({ name: "From a browser" }),
+  });
+  const etag = created.headers.get("ETag");
+  const location = created.headers.get("Location");
+  const changed = await fetch(api + location, {
+    method: "PATCH", headers: { ...json, "If-Match": etag }, body: JSON.stringify({ name: "Renamed" }),
+  });
+  const stale = await fetch(api + location, {
+    method: "DELETE", headers: { Authorization: json.Authorization, "If-Match": etag },
+  });
+  const anonymous = await fetch(`${api}/api/v1/me`);
+  return {
+    created: created.status, etag, location,
+    changed: changed.status, name: (await changed.json()).name,
+    stale: stale.status, staleCode: (await stale.json()).error.code,
+    anonymous: anonymous.status, challenge: anonymous.headers.get("WWW-Authenticate"),
+    requestId: anonymous.headers.get("X-Request-Id"),
+  };
+})().then(done, (e) => done({ blocked: String(e) }));
+"#;
+
+/// CORS as Chromium enforces it: the listed origin's script calls the API and reads the headers
+/// it needs; another origin's script gets nothing, and its write never reaches the API.
+#[actix_web::test]
+async fn a_single_page_app_calls_the_api_across_origins() {
+    let Some((browser, _driver)) = start_browser().await else {
+        return;
+    };
+    let (listed, _listed_server) = serve_blank_page().await;
+    let (unlisted, _unlisted_server) = serve_blank_page().await;
+    let jwks = JwksServer::start(&[access_key()]).await;
+    let app = spawn_api(&jwks, &[("CORS_ALLOWED_ORIGINS", listed.as_str())]).await;
+    let token = access_key().sign(&access_claims(&new_sub(), "spa.user"));
+    let args = vec![json!(app.address), json!(token)];
+
+    browser.goto(&format!("{listed}/")).await.unwrap();
+    let done = browser
+        .execute_async(SPA_CALLS, args.clone())
+        .await
+        .unwrap();
+
+    assert_eq!(done["created"], 201, "{done}");
+    assert!(
+        done["etag"].as_str().is_some_and(|e| e.starts_with('"')),
+        "{done}"
+    );
+    assert!(
+        done["location"]
+            .as_str()
+            .is_some_and(|l| l.starts_with("/api/v1/articles/")),
+        "{done}"
+    );
+    assert_eq!(done["changed"], 200, "{done}");
+    assert_eq!(done["name"], "Renamed");
+    assert_eq!(
+        (done["stale"].clone(), done["staleCode"].clone()),
+        (json!(412), json!("precondition_failed"))
+    );
+    assert_eq!(done["anonymous"], 401);
+    assert!(
+        done["challenge"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("Bearer")),
+        "{done}"
+    );
+    assert!(
+        done["requestId"].as_str().is_some_and(|id| id.len() == 36),
+        "{done}"
+    );
+
+    browser.goto(&format!("{unlisted}/")).await.unwrap();
+    let done = browser.execute_async(SPA_CALLS, args).await.unwrap();
+
+    assert!(
+        done["blocked"]
+            .as_str()
+            .is_some_and(|e| e.contains("Failed to fetch")),
+        "{done}"
+    );
+    // Its preflight was refused, so its POST was never sent: one article, the listed origin's.
+    let list: serde_json::Value = app
+        .get_with_token("/api/v1/articles", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["total"], 1, "{list}");
 }
