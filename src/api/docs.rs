@@ -14,6 +14,8 @@ pub struct Reply {
     pub status: String,
     pub description: String,
     pub schema: String,
+    /// The response headers documented for it (`ETag`, `Location`, `Retry-After`, …).
+    pub headers: Vec<String>,
 }
 
 pub struct Operation {
@@ -98,6 +100,10 @@ impl ApiDocs {
                                     status: status.clone(),
                                     description: text(&r["description"]),
                                     schema: content_schema(r),
+                                    headers: r["headers"]
+                                        .as_object()
+                                        .map(|h| h.keys().cloned().collect())
+                                        .unwrap_or_default(),
                                 })
                                 .collect()
                         })

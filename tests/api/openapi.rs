@@ -122,6 +122,9 @@ async fn the_docs_page_shows_every_operation_without_script() {
         "id=\"schema-Article\"",
         "id=\"schema-ErrorBody\"",
         "precondition_failed",
+        "<code>If-Match</code>",
+        "<code>ETag</code>, <code>Location</code>",
+        "<code>Retry-After</code>",
     ] {
         assert!(html.contains(expected), "{expected}");
     }
