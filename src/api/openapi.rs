@@ -84,6 +84,9 @@ pub fn document(config: fn(&mut ServiceConfig)) -> utoipa::openapi::OpenApi {
 /// - with a JSON body: `400 malformed_json`/`malformed_body`, `413 payload_too_large`,
 ///   `415 unsupported_media_type` (not the hook, which takes any type), `422 validation_error`;
 /// - with path parameters: `404 not_found`; with query parameters: `422 validation_error`.
+///
+/// And the headers such answers carry: `Retry-After` on 503, `WWW-Authenticate` on the guard's
+/// 401, `X-Request-Id` on every answer.
 fn document_common_errors(doc: &mut utoipa::openapi::OpenApi) {
     use std::collections::btree_map::Entry;
     use utoipa::openapi::header::HeaderBuilder;
@@ -188,6 +191,7 @@ fn document_common_errors(doc: &mut utoipa::openapi::OpenApi) {
                 "503",
                 "database_unavailable, jwks_unavailable or cognito_not_configured",
             );
+            let statuses: Vec<String> = op.responses.responses.keys().cloned().collect();
             let mut header = |status: &str, name: &str, description: &str| {
                 if let Some(RefOr::T(response)) = op.responses.responses.get_mut(status) {
                     response.headers.entry(name.to_owned()).or_insert_with(|| {
@@ -210,6 +214,14 @@ fn document_common_errors(doc: &mut utoipa::openapi::OpenApi) {
                     "401",
                     "WWW-Authenticate",
                     "The RFC 6750 Bearer challenge, with the error and its description",
+                );
+            }
+            for status in statuses {
+                header(
+                    &status,
+                    "X-Request-Id",
+                    "This request's id (a UUID), as the logs know it: quote it when reporting a \
+                     problem",
                 );
             }
         }
@@ -309,7 +321,7 @@ pub async fn hooks_openapi_json(spec: web::Data<ApiSpec>) -> HttpResponse {
 
 /// Response headers the server always sends where they are documented (utoipa's header type has
 /// no `required`): generated clients can then type them as present.
-const ALWAYS_SENT: [&str; 3] = ["ETag", "Location", "WWW-Authenticate"];
+const ALWAYS_SENT: [&str; 4] = ["ETag", "Location", "WWW-Authenticate", "X-Request-Id"];
 
 fn mark_required_headers(doc: &mut serde_json::Value) {
     let operations = doc

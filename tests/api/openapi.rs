@@ -251,6 +251,10 @@ async fn the_documents_say_what_client_generators_need() {
                 !description.is_empty(),
                 "{method} {path} {status}: no description"
             );
+            assert_eq!(
+                response["headers"]["X-Request-Id"]["required"], true,
+                "{method} {path} {status}: X-Request-Id"
+            );
             if status == "503" {
                 assert!(
                     response["headers"]["Retry-After"].is_object(),
