@@ -125,7 +125,7 @@ fn document_common_errors(doc: &mut utoipa::openapi::OpenApi) {
         }
     };
     for (path, item) in doc.paths.paths.iter_mut() {
-        let is_hook = path.starts_with("/api/v1/hooks/");
+        let is_hook = path.starts_with(HOOKS_PREFIX);
         for op in [
             &mut item.get,
             &mut item.put,
@@ -378,10 +378,7 @@ fn subset(doc: &serde_json::Value, keep: impl Fn(&str) -> bool) -> serde_json::V
     }
 
     let mut out = doc.clone();
-    if let Some(paths) = out
-        .get_mut("paths")
-        .and_then(serde_json::Value::as_object_mut)
-    {
+    if let Some(paths) = out.get_mut("paths").and_then(Value::as_object_mut) {
         paths.retain(|path, _| keep(path));
     }
     let mut pending = Vec::new();
@@ -412,10 +409,7 @@ fn subset(doc: &serde_json::Value, keep: impl Fn(&str) -> bool) -> serde_json::V
         .flatten()
         .filter_map(|t| t.as_str().map(str::to_owned))
         .collect();
-    if let Some(components) = out
-        .get_mut("components")
-        .and_then(serde_json::Value::as_object_mut)
-    {
+    if let Some(components) = out.get_mut("components").and_then(Value::as_object_mut) {
         if let Some(schemas) = components.get_mut("schemas").and_then(Value::as_object_mut) {
             schemas.retain(|name, _| used.contains(name));
         }
@@ -427,10 +421,7 @@ fn subset(doc: &serde_json::Value, keep: impl Fn(&str) -> bool) -> serde_json::V
         }
         components.retain(|_, v| v.as_object().is_none_or(|o| !o.is_empty()));
     }
-    if let Some(list) = out
-        .get_mut("tags")
-        .and_then(serde_json::Value::as_array_mut)
-    {
+    if let Some(list) = out.get_mut("tags").and_then(Value::as_array_mut) {
         list.retain(|t| t["name"].as_str().is_some_and(|n| tags.contains(n)));
     }
     out
