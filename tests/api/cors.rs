@@ -173,6 +173,19 @@ async fn an_unlisted_origin_gets_nothing() {
         assert_eq!(body["error"]["code"], "cors_rejected", "{origin}");
     }
 
+    // A preflight without an Origin is malformed: 400, in the same JSON.
+    let malformed = app
+        .client
+        .request(Method::OPTIONS, format!("{}/api/v1/me", app.address))
+        .header("Access-Control-Request-Method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), 400);
+    no_cors_headers(&malformed);
+    let body: Value = malformed.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "cors_rejected");
+
     // A listed origin asking for a header or method the API does not take.
     for (method, headers) in [("PATCH", "authorization, x-evil"), ("PUT", "authorization")] {
         let refused = preflight(&app, "/api/v1/me", APP, method, headers).await;
