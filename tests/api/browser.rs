@@ -25,6 +25,14 @@ impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // Chromium outlives chromedriver unless its session was closed (a test that failed
+        // midway did not): its processes are the ones started with this test's own profile.
+        let _ = Command::new("pkill")
+            .arg("-f")
+            .arg(&self.profile)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
         let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
@@ -391,4 +399,7 @@ async fn a_single_page_app_calls_the_api_across_origins() {
         .await
         .unwrap();
     assert_eq!(list["total"], 1, "{list}");
+
+    // Ends the WebDriver session, and with it Chromium (stopping chromedriver alone leaves it).
+    browser.close().await.unwrap();
 }
