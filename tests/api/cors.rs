@@ -62,6 +62,30 @@ fn no_cors_headers(response: &Response) {
     );
 }
 
+/// `GET /api/v1/me` as a script on `origin` sends it, with a token or without.
+async fn me_from(app: &TestApp, origin: &str, token: Option<&str>) -> Response {
+    let mut request = app
+        .client
+        .get(format!("{}/api/v1/me", app.address))
+        .header("Origin", origin);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap()
+}
+
+/// A refused preflight: `status`, the JSON error `cors_rejected`, no `Allow-Origin`.
+async fn assert_refused(response: Response, status: u16, what: &str) {
+    assert_eq!(response.status(), status, "{what}");
+    assert_eq!(
+        header(&response, "access-control-allow-origin"),
+        "",
+        "{what}"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "cors_rejected", "{what}");
+}
+
 #[actix_web::test]
 async fn a_listed_origin_reads_answers_with_their_headers() {
     let (_jwks, app) = spawn(&format!("{APP}, https://other-app.example.com")).await;
@@ -93,13 +117,7 @@ async fn a_listed_origin_reads_answers_with_their_headers() {
     assert!(header(&created, "vary").contains("origin"));
 
     // An error is readable too, so the app can tell "sign in again" from "try later".
-    let refused = app
-        .client
-        .get(format!("{}/api/v1/me", app.address))
-        .header("Origin", "https://other-app.example.com")
-        .send()
-        .await
-        .unwrap();
+    let refused = me_from(&app, "https://other-app.example.com", None).await;
     assert_eq!(refused.status(), 401);
     assert_eq!(
         header(&refused, "access-control-allow-origin"),
@@ -149,14 +167,7 @@ async fn an_unlisted_origin_gets_nothing() {
     let token = access_key().sign(&access_claims(&new_sub(), "other"));
 
     // The request itself is served (a server cannot stop it), but the browser may not read it.
-    let response = app
-        .client
-        .get(format!("{}/api/v1/me", app.address))
-        .bearer_auth(&token)
-        .header("Origin", OTHER)
-        .send()
-        .await
-        .unwrap();
+    let response = me_from(&app, OTHER, Some(&token)).await;
     assert_eq!(response.status(), 200);
     no_cors_headers(&response);
 
@@ -167,10 +178,8 @@ async fn an_unlisted_origin_gets_nothing() {
         "http://app.example.com",
     ] {
         let refused = preflight(&app, "/api/v1/me", origin, "GET", "authorization").await;
-        assert_eq!(refused.status(), 403, "{origin}");
         no_cors_headers(&refused);
-        let body: Value = refused.json().await.unwrap();
-        assert_eq!(body["error"]["code"], "cors_rejected", "{origin}");
+        assert_refused(refused, 403, origin).await;
     }
 
     // A preflight without an Origin is malformed: 400, in the same JSON.
@@ -181,18 +190,13 @@ async fn an_unlisted_origin_gets_nothing() {
         .send()
         .await
         .unwrap();
-    assert_eq!(malformed.status(), 400);
     no_cors_headers(&malformed);
-    let body: Value = malformed.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "cors_rejected");
+    assert_refused(malformed, 400, "no Origin").await;
 
     // A listed origin asking for a header or method the API does not take.
     for (method, headers) in [("PATCH", "authorization, x-evil"), ("PUT", "authorization")] {
         let refused = preflight(&app, "/api/v1/me", APP, method, headers).await;
-        assert_eq!(refused.status(), 403, "{method} {headers}");
-        assert_eq!(header(&refused, "access-control-allow-origin"), "");
-        let body: Value = refused.json().await.unwrap();
-        assert_eq!(body["error"]["code"], "cors_rejected");
+        assert_refused(refused, 403, &format!("{method} {headers}")).await;
     }
 }
 
@@ -202,17 +206,10 @@ async fn by_default_no_origin_is_allowed_and_same_origin_calls_are_unchanged() {
     let token = access_key().sign(&access_claims(&new_sub(), "native"));
 
     let refused = preflight(&app, "/api/v1/me", APP, "GET", "authorization").await;
-    assert_eq!(refused.status(), 403);
     no_cors_headers(&refused);
+    assert_refused(refused, 403, "no origin listed").await;
 
-    let cross = app
-        .client
-        .get(format!("{}/api/v1/me", app.address))
-        .bearer_auth(&token)
-        .header("Origin", APP)
-        .send()
-        .await
-        .unwrap();
+    let cross = me_from(&app, APP, Some(&token)).await;
     assert_eq!(cross.status(), 200);
     no_cors_headers(&cross);
 
@@ -223,18 +220,17 @@ async fn by_default_no_origin_is_allowed_and_same_origin_calls_are_unchanged() {
 }
 
 #[actix_web::test]
-async fn the_server_to_server_hook_takes_no_cross_origin_calls() {
+async fn the_hook_and_the_back_office_take_no_cross_origin_calls() {
     let (_jwks, app) = spawn(APP).await;
 
-    let response = preflight(
-        &app,
-        "/api/v1/hooks/cognito/post-confirmation",
-        APP,
-        "POST",
-        "content-type",
-    )
-    .await;
+    for path in ["/api/v1/hooks/cognito/post-confirmation", "/admin/login/"] {
+        let response = preflight(&app, path, APP, "POST", "content-type").await;
 
-    assert_eq!(header(&response, "access-control-allow-origin"), "");
-    assert_ne!(response.status(), 200);
+        assert_eq!(
+            header(&response, "access-control-allow-origin"),
+            "",
+            "{path}"
+        );
+        assert_ne!(response.status(), 200, "{path}");
+    }
 }

@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use crate::cognito::*;
+use crate::helpers::TestApp;
 
 #[actix_web::test]
 async fn the_document_lists_every_route_with_its_security_and_errors() {
@@ -13,13 +14,7 @@ async fn the_document_lists_every_route_with_its_security_and_errors() {
     let response = app.get("/api/openapi.json").await;
 
     assert_eq!(response.status(), 200, "public: no token needed");
-    let mut doc: Value = response.json().await.unwrap();
-    let hooks: Value = app
-        .get("/api/hooks/openapi.json")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let (mut doc, hooks) = documents(&app).await;
     let hook_paths = hooks["paths"].as_object().unwrap().clone();
     doc["paths"]
         .as_object_mut()
@@ -163,7 +158,19 @@ async fn every_operation_documents_the_errors_it_can_give() {
     }
 }
 
-/// Every operation and response of both documents.
+/// The app API's document and the hook's, as served.
+async fn documents(app: &TestApp) -> (Value, Value) {
+    let mut docs = Vec::new();
+    for path in ["/api/openapi.json", "/api/hooks/openapi.json"] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 200, "{path} is public");
+        docs.push(response.json::<Value>().await.unwrap());
+    }
+    let hooks = docs.pop().unwrap();
+    (docs.pop().unwrap(), hooks)
+}
+
+/// Every operation of a document, with its method and path.
 fn operations(doc: &Value) -> Vec<(String, String, &Value)> {
     doc["paths"]
         .as_object()
@@ -182,13 +189,7 @@ fn operations(doc: &Value) -> Vec<(String, String, &Value)> {
 async fn the_documents_say_what_client_generators_need() {
     let jwks = JwksServer::start(&[access_key()]).await;
     let app = spawn_api(&jwks, &[]).await;
-    let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
-    let hooks: Value = app
-        .get("/api/hooks/openapi.json")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let (doc, hooks) = documents(&app).await;
 
     // Operation ids: unique, and named for what they do.
     let mut ids: Vec<(String, String, String)> = operations(&doc)
@@ -241,6 +242,16 @@ async fn the_documents_say_what_client_generators_need() {
         hooks["components"]["securitySchemes"].is_null(),
         "the hook takes no token"
     );
+    let tags = |d: &Value| -> Vec<String> {
+        d["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(tags(&doc), ["me", "articles"]);
+    assert_eq!(tags(&hooks), ["hooks"]);
     assert_eq!(doc["servers"][0]["url"], "/");
     assert_eq!(hooks["servers"][0]["url"], "/");
 
