@@ -85,8 +85,3 @@ async fn fallback(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError>
     }
     Err(ApiError::not_found())
 }
-
-/// The OpenAPI 3 document of the routes [`config`] registers.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    openapi::document(config)
-}
