@@ -16,6 +16,9 @@ mod cognito;
 mod concurrency;
 mod cors;
 mod docs;
+#[path = "../support/fake_cognito.rs"]
+mod fake_cognito;
+mod fake_cognito_tests;
 mod faults;
 mod fuzz;
 mod health;
