@@ -52,6 +52,13 @@ pub const VARIABLES: &[&str] = &[
     "API_EDITOR_GROUP",
     "API_READ_SCOPE",
     "CORS_ALLOWED_ORIGINS",
+    "PUBLIC_URL",
+    "COGNITO_DOMAIN",
+    "COGNITO_WEB_CLIENT_ID",
+    "COGNITO_WEB_CLIENT_SECRET",
+    "COGNITO_WEB_SCOPES",
+    "WEB_SESSION_IDLE_TIMEOUT_SECONDS",
+    "WEB_SESSION_MAX_AGE_SECONDS",
 ];
 
 /// A configuration value that cannot be used. `Display` is the one line printed at start-up.
@@ -134,6 +141,36 @@ pub struct CognitoSettings {
     pub refresh_token_days: u64,
 }
 
+/// Web sign-in through Cognito's managed login (`/auth/*`): present only when the managed-login
+/// domain and the web app client are both set.
+#[derive(Debug, Clone)]
+pub struct WebSignInSettings {
+    /// The site's external origin (`https://app.example.com`, no path): redirect and sign-out URLs
+    /// are built from it, and cookie-authenticated API calls must come from it (or a CORS origin).
+    pub public_url: String,
+    /// The managed-login domain, an origin (`https://auth.example.com`).
+    pub domain: String,
+    pub client_id: String,
+    /// HTTP Basic authentication at the token and revoke endpoints, when the client has a secret.
+    pub client_secret: Option<SecretString>,
+    /// Space-separated, always including `openid` (the id token proves who signed in).
+    pub scopes: String,
+    pub idle_timeout: Duration,
+    pub max_age: Duration,
+}
+
+impl WebSignInSettings {
+    /// `{PUBLIC_URL}/auth/callback`: must be a callback URL of the app client, exactly.
+    pub fn redirect_uri(&self) -> String {
+        format!("{}/auth/callback", self.public_url)
+    }
+
+    /// `{PUBLIC_URL}/auth/signed-out`: must be a sign-out URL of the app client, exactly.
+    pub fn logout_uri(&self) -> String {
+        format!("{}/auth/signed-out", self.public_url)
+    }
+}
+
 #[derive(Clone)]
 pub struct Settings {
     pub environment: Environment,
@@ -160,6 +197,8 @@ pub struct Settings {
     pub api_read_scope: String,
     /// Web origins (`https://app.example.com`) whose scripts may call the API; empty: none.
     pub cors_allowed_origins: Vec<String>,
+    /// `None` when web sign-in is not configured: `/auth/*` then says so, nothing else changes.
+    pub web: Option<WebSignInSettings>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -182,6 +221,7 @@ impl std::fmt::Debug for Settings {
             .field("api_editor_group", &self.api_editor_group)
             .field("api_read_scope", &self.api_read_scope)
             .field("cors_allowed_origins", &self.cors_allowed_origins)
+            .field("web", &self.web)
             .finish()
     }
 }
@@ -476,7 +516,10 @@ impl Settings {
             parse_origins(v, environment)
         })?;
 
+        let web = Self::web(&src, environment, cognito.as_ref())?;
+
         Ok(Settings {
+            web,
             api_editor_group,
             api_read_scope,
             cors_allowed_origins,
@@ -623,6 +666,109 @@ impl Settings {
             // 0 would let a flood of random key ids fetch the JWKS back to back.
             jwks_min_refetch: src.seconds("COGNITO_JWKS_MIN_REFETCH_SECONDS", 10, 1, 3600)?,
             refresh_token_days: src.int("COGNITO_REFRESH_TOKEN_DAYS", 30, 1, 3650)?,
+        }))
+    }
+
+    fn web<F: Fn(&str) -> Result<Option<String>, ConfigError>>(
+        src: &Source<F>,
+        environment: Environment,
+        cognito: Option<&CognitoSettings>,
+    ) -> Result<Option<WebSignInSettings>, ConfigError> {
+        // Parsed even when web sign-in is off, so a typo is reported before anyone turns it on.
+        let idle_timeout =
+            src.seconds("WEB_SESSION_IDLE_TIMEOUT_SECONDS", 86_400, 60, 90 * 86_400)?;
+        let max_age = src.seconds("WEB_SESSION_MAX_AGE_SECONDS", 7 * 86_400, 60, 3650 * 86_400)?;
+        if idle_timeout > max_age {
+            return Err(ConfigError::new(
+                "WEB_SESSION_IDLE_TIMEOUT_SECONDS",
+                format!(
+                    "must not exceed WEB_SESSION_MAX_AGE_SECONDS ({}), got {}",
+                    max_age.as_secs(),
+                    idle_timeout.as_secs()
+                ),
+            ));
+        }
+        let origin = |var: &'static str, v: &str| {
+            let url = parse_http_url(v).map_err(|reason| ConfigError::new(var, reason))?;
+            let origin = url.origin().ascii_serialization();
+            if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+                return Err(ConfigError::new(
+                    var,
+                    format!(
+                        "expected an origin such as https://app.example.com (no path), got {v:?}"
+                    ),
+                ));
+            }
+            if !url.username().is_empty() || url.password().is_some() {
+                return Err(ConfigError::new(
+                    var,
+                    "must not hold a user name or password",
+                ));
+            }
+            if url.scheme() == "http" && environment != Environment::Development {
+                return Err(ConfigError::new(
+                    var,
+                    format!("must be https:// outside GATEHOUSE_ENV=development, got {v:?}"),
+                ));
+            }
+            Ok(origin)
+        };
+        let domain = src.raw("COGNITO_DOMAIN")?;
+        let client_id = src.raw("COGNITO_WEB_CLIENT_ID")?;
+        let (Some(domain), Some(client_id)) = (domain, client_id) else {
+            return Ok(None);
+        };
+        let domain = origin("COGNITO_DOMAIN", &domain)?;
+        if client_id.len() > 128 || !client_id.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(ConfigError::new(
+                "COGNITO_WEB_CLIENT_ID",
+                format!("expected an app client id (letters and digits), got {client_id:?}"),
+            ));
+        }
+        let Some(public_url) = src.raw("PUBLIC_URL")? else {
+            return Err(ConfigError::new(
+                "PUBLIC_URL",
+                "is required for web sign-in: the site's external origin, such as \
+                 https://app.example.com (redirect URLs are built from it)",
+            ));
+        };
+        let public_url = origin("PUBLIC_URL", &public_url)?;
+        if cognito.is_none() {
+            return Err(ConfigError::new(
+                "COGNITO_DOMAIN",
+                "web sign-in needs the user pool too: set COGNITO_USER_POOL_ID or COGNITO_ISSUER",
+            ));
+        }
+        let scopes = src.parse(
+            "COGNITO_WEB_SCOPES",
+            "openid email profile".to_owned(),
+            |v| {
+                let scopes: Vec<&str> = v.split_whitespace().collect();
+                if !scopes.contains(&"openid") {
+                    return Err(format!(
+                        "must include openid (the id token proves who signed in), got {v:?}"
+                    ));
+                }
+                // RFC 6749 §3.3: scope tokens are printable ASCII without space, `"` or a backslash.
+                if let Some(bad) = scopes.iter().find(|s| {
+                    !s.bytes()
+                        .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+                }) {
+                    return Err(format!("{bad:?} is not a valid scope"));
+                }
+                Ok(scopes.join(" "))
+            },
+        )?;
+        Ok(Some(WebSignInSettings {
+            public_url,
+            domain,
+            client_id,
+            client_secret: src
+                .raw("COGNITO_WEB_CLIENT_SECRET")?
+                .map(SecretString::from),
+            scopes,
+            idle_timeout,
+            max_age,
         }))
     }
 

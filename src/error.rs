@@ -63,6 +63,11 @@ error_codes! {
     InvalidTokenUse = "invalid_token_use",
     InvalidClaims = "invalid_claims",
     TokenRevoked = "token_revoked",
+    // The web session cookie (401, then 403 for the CSRF checks).
+    NotSignedIn = "not_signed_in",
+    SessionExpired = "session_expired",
+    CsrfRequired = "csrf_required",
+    OriginNotAllowed = "origin_not_allowed",
     // 403 from here to `forbidden_group`.
     UserInactive = "user_inactive",
     UserNotProvisioned = "user_not_provisioned",
@@ -90,6 +95,9 @@ error_codes! {
     DatabaseUnavailable = "database_unavailable",
     JwksUnavailable = "jwks_unavailable",
     CognitoNotConfigured = "cognito_not_configured",
+    // Cognito's token endpoint did not answer a session's refresh.
+    AuthServerUnavailable = "auth_server_unavailable",
+    WebSignInNotConfigured = "web_sign_in_not_configured",
 }
 
 impl std::fmt::Display for ErrorCode {

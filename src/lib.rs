@@ -15,6 +15,7 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod models;
+pub mod portal;
 pub mod routes;
 pub mod schema;
 pub mod seed;

@@ -119,6 +119,40 @@ diesel::table! {
 }
 
 diesel::table! {
+    web_sessions (id) {
+        id -> Uuid,
+        id_hash -> Bytea,
+        user_id -> Uuid,
+        #[max_length = 255]
+        sign_in_id -> Varchar,
+        access_token -> Bytea,
+        refresh_token -> Bytea,
+        access_expires_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+        #[max_length = 512]
+        user_agent -> Varchar,
+        ip -> Nullable<Inet>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    web_sign_ins (state_hash) {
+        state_hash -> Bytea,
+        browser_hash -> Bytea,
+        code_verifier -> Bytea,
+        #[max_length = 64]
+        nonce -> Varchar,
+        #[max_length = 2048]
+        next_path -> Varchar,
+        expires_at -> Timestamptz,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     user_groups (user_id, group_id) {
         user_id -> Uuid,
         group_id -> Uuid,
@@ -169,6 +203,7 @@ diesel::joinable!(user_groups -> groups (group_id));
 diesel::joinable!(user_groups -> users (user_id));
 diesel::joinable!(user_permissions -> permissions (permission_id));
 diesel::joinable!(user_permissions -> users (user_id));
+diesel::joinable!(web_sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     admin_log,
@@ -184,4 +219,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     user_groups,
     user_permissions,
     users,
+    web_sessions,
+    web_sign_ins,
 );

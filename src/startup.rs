@@ -11,9 +11,11 @@ use utoipa_actix_web::AppExt;
 use crate::admin;
 use crate::api::{self, ApiSpec};
 use crate::auth::cognito::{self, Verifier};
+use crate::auth::web::WebAuth;
 use crate::config::Settings;
 use crate::db::Pool;
 use crate::error::ApiError;
+use crate::portal;
 use crate::routes::{health, pages, static_files};
 use crate::state::AppState;
 use crate::telemetry;
@@ -29,6 +31,16 @@ impl Application {
     /// Must be called inside the actix system (it starts the JWKS refresher).
     pub fn build(settings: Settings, pool: Pool) -> std::io::Result<Self> {
         let listener = TcpListener::bind(settings.bind)?;
+        Self::build_on(listener, settings, pool)
+    }
+
+    /// Like [`Application::build`] on a listener bound beforehand (tests that must know the port
+    /// before the settings, such as `PUBLIC_URL`, are made).
+    pub fn build_on(
+        listener: TcpListener,
+        settings: Settings,
+        pool: Pool,
+    ) -> std::io::Result<Self> {
         let port = listener.local_addr()?.port();
         let server = run(listener, Arc::new(settings), pool)?;
         Ok(Self { port, server })
@@ -78,6 +90,10 @@ fn run(listener: TcpListener, settings: Arc<Settings>, pool: Pool) -> std::io::R
         pool,
         settings: settings.clone(),
     });
+    // Absent when web sign-in is not configured: `/auth/*` then says so.
+    let web_auth = WebAuth::new(&settings, cognito.clone())
+        .map_err(std::io::Error::other)?
+        .map(web::Data::new);
     // Absent when no user pool is configured: the API then answers `cognito_not_configured`.
     let verifier: Option<web::Data<Verifier>> = cognito.map(web::Data::from);
     let spec = web::Data::new(ApiSpec::build(api::config));
@@ -86,6 +102,9 @@ fn run(listener: TcpListener, settings: Arc<Settings>, pool: Pool) -> std::io::R
         let mut app = App::new().app_data(state.clone());
         if let Some(verifier) = &verifier {
             app = app.app_data(verifier.clone());
+        }
+        if let Some(web_auth) = &web_auth {
+            app = app.app_data(web_auth.clone());
         }
         let app = app
             .app_data(spec.clone())
@@ -106,6 +125,7 @@ fn run(listener: TcpListener, settings: Arc<Settings>, pool: Pool) -> std::io::R
             )
             .route("/api/docs", web::get().to(api::docs_html))
             .route("/", web::get().to(pages::index))
+            .configure(portal::configure)
             .route("/static/{path:.*}", web::get().to(static_files::serve))
             .service(admin::scope(admin::session_middleware(&app_settings)))
             .default_service(web::to(|| async { Err::<(), _>(ApiError::not_found()) }))

@@ -2,14 +2,16 @@ use actix_web::{HttpResponse, post, web};
 use chrono::{DateTime, Duration, Utc};
 
 use crate::auth::cognito::{AuthError, Claims, CognitoUser};
+use crate::auth::web::{WebAuth, session};
 use crate::db;
 use crate::error::ApiError;
 use crate::error::ErrorBody;
-use crate::models::{NewRevokedToken, new_id};
+use crate::models::{NewRevokedToken, WebSession, new_id};
 use crate::state::AppState;
 
 /// Sign out: refuses, from now on, the caller's token and every token refreshed from the same
-/// sign-in (`origin_jti`). Kept as long as that sign-in can mint tokens: its refresh token lives
+/// sign-in (`origin_jti`), and ends a web session of that sign-in. Called with the web session
+/// cookie, it ends that session. Kept as long as that sign-in can mint tokens: its refresh token lives
 /// `COGNITO_REFRESH_TOKEN_DAYS` from `auth_time`, and the last token it mints lives at most a day
 /// more (Cognito's longest access/id token validity); never less than this token's own `exp`.
 #[utoipa::path(
@@ -26,7 +28,17 @@ use crate::state::AppState;
 pub async fn logout(
     caller: CognitoUser,
     state: web::Data<AppState>,
+    web_auth: Option<web::Data<WebAuth>>,
 ) -> Result<HttpResponse, ApiError> {
+    if let Some(session_id) = caller.web_session {
+        return end_web_session(
+            &caller,
+            session_id,
+            &state,
+            web_auth.as_ref().map(|w| w.get_ref()),
+        )
+        .await;
+    }
     let Some(session_id) = caller.claims.session_id() else {
         return Err(AuthError::InvalidClaims(
             "the token has neither origin_jti nor jti, so it cannot be revoked alone; \
@@ -51,8 +63,36 @@ pub async fn logout(
     }
     .insert(&mut conn)
     .await?;
+    // A web session of the same sign-in ends too (its tokens are the ones just revoked).
+    let ended = WebSession::end_of_sign_in(&mut conn, caller.user.id, session_id).await?;
+    drop(conn);
+    if let Some(web_auth) = web_auth {
+        session::revoke(&web_auth, &ended).await;
+    }
     tracing::info!(user = %caller.user, "API session revoked");
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Signed in by the session cookie: the web session ends as `POST /auth/logout` ends it (row
+/// deleted, refresh token revoked at Cognito, cookie cleared), without the redirect.
+async fn end_web_session(
+    caller: &CognitoUser,
+    session_id: uuid::Uuid,
+    state: &AppState,
+    web_auth: Option<&WebAuth>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = db::connection(&state.pool).await?;
+    let ended = WebSession::end_of_user(&mut conn, caller.user.id, session_id).await?;
+    drop(conn);
+    let mut answer = HttpResponse::NoContent();
+    if let Some(web_auth) = web_auth {
+        if let Some(ended) = &ended {
+            session::revoke(web_auth, std::slice::from_ref(ended)).await;
+        }
+        answer.cookie(web_auth.removal(web_auth.session_cookie_name()));
+    }
+    tracing::info!(user = %caller.user, "web session ended through the API");
+    Ok(answer.finish())
 }
 
 /// When no token of this sign-in can be valid any more. Without `auth_time` the sign-in is

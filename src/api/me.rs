@@ -74,7 +74,7 @@ pub struct MePatch {
 )]
 #[get("/me")]
 pub async fn get(caller: CognitoUser) -> web::Json<Me> {
-    let CognitoUser { user, claims } = caller;
+    let CognitoUser { user, claims, .. } = caller;
     web::Json(Me::new(user, claims.groups()))
 }
 
@@ -113,7 +113,7 @@ pub async fn update(
     let first_name = f.string("first_name", true, 0, 150);
     let last_name = f.string("last_name", true, 0, 150);
     let (first_name, last_name) = f.errors.finish((first_name, last_name))?;
-    let CognitoUser { user, claims } = caller;
+    let CognitoUser { user, claims, .. } = caller;
     if first_name.is_none() && last_name.is_none() {
         return Ok(web::Json(Me::new(user, claims.groups())));
     }

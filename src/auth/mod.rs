@@ -1,4 +1,5 @@
-//! Authentication: Cognito bearer tokens for the API; staff passwords (Argon2id), sessions,
+//! Authentication: Cognito bearer tokens for the API; web sessions of app users signed in
+//! through Cognito's managed login; staff passwords (Argon2id), sessions,
 //! throttling and CSRF for the back office.
 
 pub mod accounts;
@@ -6,4 +7,6 @@ pub mod client_ip;
 pub mod cognito;
 pub mod csrf;
 pub mod password;
+pub mod sign_out;
 pub mod staff;
+pub mod web;

@@ -15,6 +15,8 @@ pub mod row_count;
 pub mod staff_session;
 pub mod user;
 pub mod user_list;
+pub mod web_session;
+pub mod web_sign_in;
 
 pub use admin_log::{AdminLogEntry, NewAdminLogEntry};
 pub use article::{Article, ArticleChanges, ArticleOrder, ArticleSearch, NewArticle};
@@ -27,6 +29,8 @@ pub use row_count::RowCount;
 pub use staff_session::StaffSession;
 pub use user::{NewUser, ProfileChanges, TokenSignIn, User, UserChanges};
 pub use user_list::{UserListQuery, UserOrder};
+pub use web_session::{NewWebSession, WebSession};
+pub use web_sign_in::WebSignIn;
 
 // SQL functions the queries share. `lower(username)` is the expression the unique index is built
 // on, so lookups written with it use that index.

@@ -83,6 +83,18 @@ impl User {
             .optional()
     }
 
+    /// The row locked against every writer until the transaction ends (`FOR SHARE`): a sign-in
+    /// holding it cannot interleave with "sign out everywhere" or a deactivation, which update it.
+    pub async fn lock_shared(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<User>> {
+        users::table
+            .find(id)
+            .select(User::as_select())
+            .for_share()
+            .first(conn)
+            .await
+            .optional()
+    }
+
     /// Stores a new password hash and bumps the session epoch, so every staff session that began
     /// under the old password ends. Returns the new epoch.
     pub async fn set_password_hash(

@@ -16,6 +16,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("api", DOOR),
     ("admin", DOOR),
     ("routes", DOOR),
+    ("portal", DOOR),
     ("auth", AUTH),
     ("models", &["db", "schema", "config"]),
     ("db", &["config"]),

@@ -174,8 +174,18 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
 
 /// The app with settings of the test's own making for `db` (e.g. reaching it through a proxy).
 pub fn spawn_app_on(db: TestDb, settings: Settings) -> TestApp {
+    let listener = std::net::TcpListener::bind(settings.bind).expect("bind 127.0.0.1:0");
+    spawn_app_on_listener(db, settings, listener)
+}
+
+/// The app on a listener bound beforehand (settings that name the app's own port).
+pub fn spawn_app_on_listener(
+    db: TestDb,
+    settings: Settings,
+    listener: std::net::TcpListener,
+) -> TestApp {
     let pool = db::build_pool(&settings.database);
-    let app = Application::build(settings, pool.clone()).expect("bind 127.0.0.1:0");
+    let app = Application::build_on(listener, settings, pool.clone()).expect("serve");
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     actix_web::rt::spawn(app.run_until_stopped());

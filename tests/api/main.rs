@@ -37,3 +37,5 @@ mod staff_login;
 #[path = "../support/template_db.rs"]
 mod template_db;
 mod tokens;
+mod web_harness;
+mod web_sign_in;

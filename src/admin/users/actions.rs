@@ -57,16 +57,14 @@ pub async fn apply(
     Ok(done)
 }
 
-/// Ends every session and API token of the user: staff sessions by epoch, Cognito tokens from
-/// sign-ins before now by a `cognito_signouts` row (keyed by the Cognito identity, so it survives
-/// the user's deletion).
+/// Ends every session, API token and web session of the user (see `auth::sign_out`). The web
+/// sessions' refresh tokens are not revoked at Cognito from here: they never left the server and
+/// are deleted with the rows.
 pub async fn sign_out_everywhere(
     conn: &mut AsyncPgConnection,
     id: Uuid,
 ) -> QueryResult<DateTime<Utc>> {
-    let now = Utc::now();
-    User::bump_session_epoch(conn, id).await?;
-    CognitoSignout::sign_out_user(conn, id, now).await?;
+    let (now, _ended) = crate::auth::sign_out::everywhere(conn, id).await?;
     Ok(now)
 }
 

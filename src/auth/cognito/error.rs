@@ -30,6 +30,17 @@ pub enum AuthError {
     CognitoNotConfigured,
     InsufficientScope(String),
     ForbiddenGroup(String),
+    /// No web session cookie (`/auth/user`).
+    NotSignedIn,
+    /// The session cookie names no live session: signed out, expired, or its refresh was refused.
+    SessionExpired,
+    /// A cookie-authenticated API request without `X-CSRF: 1`.
+    CsrfRequired,
+    /// A cookie-authenticated unsafe request from an origin other than the site's (or a CORS one).
+    OriginNotAllowed,
+    /// The session's access token has expired and Cognito's token endpoint did not answer.
+    AuthServerUnavailable,
+    WebSignInNotConfigured,
     Database(DbError),
 }
 
@@ -56,6 +67,12 @@ impl AuthError {
             AuthError::CognitoNotConfigured => ErrorCode::CognitoNotConfigured,
             AuthError::InsufficientScope(_) => ErrorCode::InsufficientScope,
             AuthError::ForbiddenGroup(_) => ErrorCode::ForbiddenGroup,
+            AuthError::NotSignedIn => ErrorCode::NotSignedIn,
+            AuthError::SessionExpired => ErrorCode::SessionExpired,
+            AuthError::CsrfRequired => ErrorCode::CsrfRequired,
+            AuthError::OriginNotAllowed => ErrorCode::OriginNotAllowed,
+            AuthError::AuthServerUnavailable => ErrorCode::AuthServerUnavailable,
+            AuthError::WebSignInNotConfigured => ErrorCode::WebSignInNotConfigured,
             AuthError::Database(_) => ErrorCode::DatabaseUnavailable,
         }
     }
@@ -105,6 +122,23 @@ impl AuthError {
             AuthError::ForbiddenGroup(group) => {
                 format!("This requires membership of the Cognito group {group:?}.")
             }
+            AuthError::NotSignedIn => "Not signed in: no session cookie.".into(),
+            AuthError::SessionExpired => "Your session has ended; sign in again.".into(),
+            AuthError::CsrfRequired => {
+                "A request authenticated by the session cookie must carry the header X-CSRF: 1."
+                    .into()
+            }
+            AuthError::OriginNotAllowed => {
+                "This origin may not make changes with the session cookie.".into()
+            }
+            AuthError::AuthServerUnavailable => {
+                "The sign-in service did not answer while renewing your session; try again \
+                 shortly."
+                    .into()
+            }
+            AuthError::WebSignInNotConfigured => {
+                "Web sign-in is not configured on this server.".into()
+            }
             AuthError::Database(_) => "The database is unavailable; try again shortly.".into(),
         }
     }
@@ -116,8 +150,12 @@ impl AuthError {
             | AuthError::UserNotProvisioned
             | AuthError::UserRequired
             | AuthError::InsufficientScope(_)
-            | AuthError::ForbiddenGroup(_) => StatusCode::FORBIDDEN,
+            | AuthError::ForbiddenGroup(_)
+            | AuthError::CsrfRequired
+            | AuthError::OriginNotAllowed => StatusCode::FORBIDDEN,
             AuthError::JwksUnavailable
+            | AuthError::AuthServerUnavailable
+            | AuthError::WebSignInNotConfigured
             | AuthError::CognitoNotConfigured
             | AuthError::Database(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNAUTHORIZED,
@@ -179,7 +217,10 @@ impl From<AuthError> for ApiError {
         {
             error = error.with_header(header::WWW_AUTHENTICATE, value);
         }
-        if matches!(e, AuthError::JwksUnavailable) {
+        if matches!(
+            e,
+            AuthError::JwksUnavailable | AuthError::AuthServerUnavailable
+        ) {
             error = error.with_header(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         error

@@ -17,6 +17,7 @@ use futures_util::future::{Either, LocalBoxFuture};
 use super::error::AuthError;
 use super::provisioning::{self, Identity, Profile};
 use super::verify::{Claims, Verifier};
+use crate::auth::web::{WebAuth, session};
 use crate::config::CognitoSettings;
 use crate::db;
 use crate::error::ApiError;
@@ -47,6 +48,9 @@ impl Caller {
 pub struct CognitoUser {
     pub user: User,
     pub claims: Arc<Claims>,
+    /// The web session, when the request was authenticated by its cookie instead of a bearer
+    /// token (the claims are then the session's access token's).
+    pub web_session: Option<uuid::Uuid>,
 }
 
 /// An app client authenticated by a `client_credentials` access token: only its id and scopes.
@@ -197,6 +201,8 @@ pub fn bearer_token(req: &HttpRequest) -> Result<&str, AuthError> {
     Ok(token)
 }
 
+/// A bearer token when the request has one; else the web session cookie (when web sign-in is
+/// configured and the request carries it).
 pub async fn authenticate(req: &HttpRequest) -> Result<Caller, AuthError> {
     let (Some(state), Some(verifier)) = (
         req.app_data::<web::Data<AppState>>(),
@@ -204,7 +210,23 @@ pub async fn authenticate(req: &HttpRequest) -> Result<Caller, AuthError> {
     ) else {
         return Err(AuthError::CognitoNotConfigured);
     };
-    let claims = verifier.verify(bearer_token(req)?).await?;
+    let token = match bearer_token(req) {
+        Err(AuthError::MissingToken) => {
+            if let Some(web) = req.app_data::<web::Data<WebAuth>>()
+                && let Some(secret) = web.session_secret(req)
+            {
+                let signed_in = session::for_api(req, web, state, &secret).await?;
+                return Ok(Caller::Person(CognitoUser {
+                    user: signed_in.user,
+                    claims: Arc::new(signed_in.claims),
+                    web_session: Some(signed_in.session.id),
+                }));
+            }
+            return Err(AuthError::MissingToken);
+        }
+        other => other?,
+    };
+    let claims = verifier.verify(token).await?;
     if claims.is_machine_token() {
         // No person behind it: nothing to provision, revoke or deactivate.
         return Ok(Caller::Service(ServiceClient::from_claims(&claims)));
@@ -214,6 +236,7 @@ pub async fn authenticate(req: &HttpRequest) -> Result<Caller, AuthError> {
     Ok(Caller::Person(CognitoUser {
         user,
         claims: Arc::new(claims),
+        web_session: None,
     }))
 }
 
@@ -285,6 +308,7 @@ mod tests {
                 updated_at: now,
             },
             claims: Arc::new(claims),
+            web_session: None,
         }
     }
 

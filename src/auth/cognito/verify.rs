@@ -51,6 +51,8 @@ pub struct Claims {
     pub email_verified: Option<bool>,
     pub given_name: Option<String>,
     pub family_name: Option<String>,
+    /// Id tokens of a managed-login sign-in echo the `nonce` of the authorize request.
+    pub nonce: Option<String>,
 }
 
 impl Claims {
@@ -161,7 +163,45 @@ impl Verifier {
         &self.jwks
     }
 
+    /// A bearer token for the API: any accepted app client, the configured `token_use`.
     pub async fn verify(&self, token: &str) -> Result<Claims, AuthError> {
+        let claims = self.verify_signed(token).await?;
+        self.check_token_use_and_client(&claims)?;
+        check_storable(&claims)?;
+        Ok(claims)
+    }
+
+    /// A token of one app client (web sign-in): exactly this `token_use` (`id` or `access`) and
+    /// this client (`aud` of an id token, `client_id` of an access token).
+    pub async fn verify_for_client(
+        &self,
+        token: &str,
+        token_use: &str,
+        client_id: &str,
+    ) -> Result<Claims, AuthError> {
+        let claims = self.verify_signed(token).await?;
+        if claims.token_use != token_use {
+            return Err(AuthError::InvalidTokenUse(format!(
+                "expected token_use {token_use:?}, got {:?}",
+                claims.token_use
+            )));
+        }
+        let (claim, value) = if claims.is_id_token() {
+            ("aud", claims.aud.as_deref())
+        } else {
+            ("client_id", claims.client_id.as_deref())
+        };
+        if value != Some(client_id) {
+            return Err(AuthError::InvalidAudience(format!(
+                "the token's {claim} is not the web app client"
+            )));
+        }
+        check_storable(&claims)?;
+        Ok(claims)
+    }
+
+    /// Header, key, signature, `exp`/`nbf`/`iss` and claim types: what every token must pass.
+    async fn verify_signed(&self, token: &str) -> Result<Claims, AuthError> {
         let kid = check_header(token)?;
         let key = match self.jwks.key(&kid).await {
             Lookup::Found(key) => key,
@@ -170,10 +210,7 @@ impl Verifier {
         };
         let data =
             jsonwebtoken::decode::<Claims>(token, &key, &self.validation).map_err(map_jwt_error)?;
-        let claims = data.claims;
-        self.check_token_use_and_client(&claims)?;
-        check_storable(&claims)?;
-        Ok(claims)
+        Ok(data.claims)
     }
 
     fn check_token_use_and_client(&self, claims: &Claims) -> Result<(), AuthError> {

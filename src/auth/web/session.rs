@@ -1,0 +1,320 @@
+//! From a session cookie to a signed-in user, and the refresh of the session's tokens.
+//!
+//! A request costs one indexed lookup (the session row joined with its user): the tokens were
+//! verified when Cognito issued them, and only their claims are read again. When the access token
+//! is within [`REFRESH_MARGIN`] of its end, one request refreshes it under the row's lock
+//! (`SELECT … FOR UPDATE`), so one refresh happens per session however many requests and
+//! instances see it due; the others go on with the current token while it is valid, or wait for
+//! the lock and read what the refresher stored.
+
+use actix_web::HttpRequest;
+use actix_web::http::{Method, header};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, TimeDelta, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use ipnet::IpNet;
+use uuid::Uuid;
+
+use super::WebAuth;
+use super::managed_login::EndpointError;
+use crate::auth::client_ip::client_ip;
+use crate::auth::cognito::provisioning::{self, Profile};
+use crate::auth::cognito::{AuthError, Claims};
+use crate::db;
+use crate::models::{User, WebSession};
+use crate::state::AppState;
+
+/// An access token this close to its end is refreshed first.
+pub const REFRESH_MARGIN: TimeDelta = TimeDelta::seconds(60);
+/// While another request refreshes, a token with at least this much life left is used as is.
+const STILL_USABLE: TimeDelta = TimeDelta::seconds(5);
+/// `last_seen_at` (and the address) is written at most this often.
+const TOUCH_EVERY: TimeDelta = TimeDelta::seconds(60);
+/// The header a cookie-authenticated API request must carry: a cross-site page can send it only
+/// after a CORS preflight, which only the site and `CORS_ALLOWED_ORIGINS` pass.
+pub const CSRF_HEADER: &str = "x-csrf";
+
+/// The signed-in user of a web session.
+pub struct SignedIn {
+    pub session: WebSession,
+    pub user: User,
+    /// The claims of the session's access token.
+    pub claims: Claims,
+}
+
+/// SHA-256 of a cookie secret: what the table holds.
+pub fn hash_secret(secret: &str) -> Vec<u8> {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, secret.as_bytes())
+        .as_ref()
+        .to_vec()
+}
+
+/// Our secrets are 32 random bytes, base64url: anything else is refused before the database.
+pub fn well_formed(secret: &str) -> bool {
+    secret.len() == 43
+        && secret
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The sealing context of a session's token column: the row and the column.
+pub fn context(session_id: Uuid, column: &str) -> Vec<u8> {
+    let mut context = session_id.as_bytes().to_vec();
+    context.extend_from_slice(column.as_bytes());
+    context
+}
+
+/// The client's address as the logs and the account page show it.
+pub fn request_ip(req: &HttpRequest, state: &AppState) -> Option<IpNet> {
+    client_ip(
+        req.peer_addr().map(|a| a.ip()),
+        req.headers(),
+        &state.settings.trusted_proxies,
+    )
+    .map(IpNet::from)
+}
+
+/// A cookie-authenticated API request: `X-CSRF: 1` on every method, an allowed `Origin` on every
+/// unsafe one, then the session.
+pub async fn for_api(
+    req: &HttpRequest,
+    web: &WebAuth,
+    state: &AppState,
+    secret: &str,
+) -> Result<SignedIn, AuthError> {
+    if req.headers().get(CSRF_HEADER).map(|v| v.as_bytes()) != Some(b"1") {
+        return Err(AuthError::CsrfRequired);
+    }
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if !safe {
+        let origin = req
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok());
+        if !origin.is_some_and(|o| web.origin_allowed(o)) {
+            return Err(AuthError::OriginNotAllowed);
+        }
+    }
+    current(web, state, secret, request_ip(req, state)).await
+}
+
+/// The live session of `secret`, its tokens refreshed when due.
+pub async fn current(
+    web: &WebAuth,
+    state: &AppState,
+    secret: &str,
+    ip: Option<IpNet>,
+) -> Result<SignedIn, AuthError> {
+    if !well_formed(secret) {
+        return Err(AuthError::SessionExpired);
+    }
+    let id_hash = hash_secret(secret);
+    let now = Utc::now();
+    let idle_since = idle_since(web, now);
+    let mut conn = db::connection(&state.pool).await?;
+    let Some((mut session, user)) = WebSession::find_live(&mut conn, &id_hash, idle_since).await?
+    else {
+        return Err(AuthError::SessionExpired);
+    };
+    if !user.is_active {
+        return Err(AuthError::UserInactive);
+    }
+    if session.access_expires_at - now <= REFRESH_MARGIN {
+        session = refresh(web, &mut conn, session, &user).await?;
+    }
+    if now - session.last_seen_at >= TOUCH_EVERY {
+        WebSession::touch(&mut conn, session.id, now, ip).await?;
+        session.last_seen_at = now;
+        session.ip = ip;
+    }
+    let claims = match access_claims(web, &session) {
+        Ok(claims) => claims,
+        Err(why) => {
+            // SECRET_KEY changed, or the row was altered: nothing to do but end it.
+            tracing::warn!(session = %session, why, "web session unreadable; ended");
+            WebSession::end_by_hash(&mut conn, &id_hash).await?;
+            return Err(AuthError::SessionExpired);
+        }
+    };
+    Ok(SignedIn {
+        session,
+        user,
+        claims,
+    })
+}
+
+pub fn idle_since(web: &WebAuth, now: DateTime<Utc>) -> DateTime<Utc> {
+    now - TimeDelta::from_std(web.settings().idle_timeout).unwrap_or(TimeDelta::MAX)
+}
+
+/// When the session ends if nothing else happens: its absolute end, or idle time after last use.
+pub fn ends_at(web: &WebAuth, session: &WebSession) -> DateTime<Utc> {
+    let idle = TimeDelta::from_std(web.settings().idle_timeout).unwrap_or(TimeDelta::MAX);
+    session.expires_at.min(
+        session
+            .last_seen_at
+            .checked_add_signed(idle)
+            .unwrap_or(session.expires_at),
+    )
+}
+
+/// The claims of the stored access token, read without verifying again (it was verified when
+/// Cognito issued it, and has not left the server since).
+fn access_claims(web: &WebAuth, session: &WebSession) -> Result<Claims, &'static str> {
+    let token = web
+        .sealer
+        .open_string(&context(session.id, "access"), &session.access_token)
+        .map_err(|_| "the access token does not open")?;
+    let payload = token.split('.').nth(1).ok_or("not a JWT")?;
+    let json = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| "the claims are not base64url")?;
+    serde_json::from_slice(&json).map_err(|_| "the claims do not parse")
+}
+
+enum Refreshed {
+    Session(Box<WebSession>),
+    Ended,
+}
+
+/// Refreshes the session's tokens once, whoever else is trying (see the module's comment).
+async fn refresh(
+    web: &WebAuth,
+    conn: &mut AsyncPgConnection,
+    seen: WebSession,
+    user: &User,
+) -> Result<WebSession, AuthError> {
+    let id = seen.id;
+    let outcome = conn
+        .transaction::<_, AuthError, _>(async |conn| {
+            let row = match WebSession::lock(conn, id, true).await? {
+                Some(row) => row,
+                // Another request is refreshing: no need to wait while the token still works.
+                None if seen.access_expires_at - Utc::now() > STILL_USABLE => {
+                    return Ok(Refreshed::Session(Box::new(seen)));
+                }
+                None => match WebSession::lock(conn, id, false).await? {
+                    Some(row) => row,
+                    None => return Ok(Refreshed::Ended),
+                },
+            };
+            if row.access_expires_at - Utc::now() > REFRESH_MARGIN {
+                // Refreshed by whoever held the lock before us.
+                return Ok(Refreshed::Session(Box::new(row)));
+            }
+            refresh_locked(web, conn, row, user).await
+        })
+        .await?;
+    match outcome {
+        Refreshed::Session(session) => Ok(*session),
+        Refreshed::Ended => Err(AuthError::SessionExpired),
+    }
+}
+
+/// With the row locked: asks Cognito, stores what it returns, or ends the session it refuses.
+async fn refresh_locked(
+    web: &WebAuth,
+    conn: &mut AsyncPgConnection,
+    mut row: WebSession,
+    user: &User,
+) -> Result<Refreshed, AuthError> {
+    let still_usable = row.access_expires_at - Utc::now() > STILL_USABLE;
+    let Ok(refresh_token) = web
+        .sealer
+        .open_string(&context(row.id, "refresh"), &row.refresh_token)
+    else {
+        tracing::warn!(session = %row, "refresh token does not open (SECRET_KEY changed?); session ended");
+        WebSession::end_by_hash(conn, &row.id_hash).await?;
+        return Ok(Refreshed::Ended);
+    };
+    let tokens = match web.login.refresh(&refresh_token).await {
+        Ok(tokens) => tokens,
+        Err(EndpointError::Refused { error }) => {
+            tracing::info!(session = %row, error, "Cognito refused the refresh; session ended");
+            WebSession::end_by_hash(conn, &row.id_hash).await?;
+            return Ok(Refreshed::Ended);
+        }
+        Err(EndpointError::Unavailable(why)) if still_usable => {
+            tracing::warn!(session = %row, why, "refresh failed; the current token is still valid");
+            return Ok(Refreshed::Session(Box::new(row)));
+        }
+        Err(EndpointError::Unavailable(why)) => {
+            tracing::warn!(session = %row, why, "refresh failed and the access token has expired");
+            return Err(AuthError::AuthServerUnavailable);
+        }
+    };
+    let client_id = &web.settings().client_id;
+    let access = match web
+        .verifier
+        .verify_for_client(&tokens.access_token, "access", client_id)
+        .await
+    {
+        Ok(claims) if user.cognito_sub.as_deref() == Some(claims.sub.as_str()) => claims,
+        Ok(_) => {
+            tracing::warn!(session = %row, "refreshed token names another user; session ended");
+            WebSession::end_by_hash(conn, &row.id_hash).await?;
+            return Ok(Refreshed::Ended);
+        }
+        Err(AuthError::JwksUnavailable) if still_usable => {
+            return Ok(Refreshed::Session(Box::new(row)));
+        }
+        Err(AuthError::JwksUnavailable) => return Err(AuthError::AuthServerUnavailable),
+        Err(e) => {
+            tracing::warn!(session = %row, code = %e.code(), reason = %e.message(), "refreshed token refused; session ended");
+            WebSession::end_by_hash(conn, &row.id_hash).await?;
+            return Ok(Refreshed::Ended);
+        }
+    };
+    let access_expires_at =
+        DateTime::from_timestamp(access.exp, 0).unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let sealed_access = web
+        .sealer
+        .seal(&context(row.id, "access"), tokens.access_token.as_bytes());
+    // Cognito returns a new refresh token only when it rotates them; the old one then dies.
+    let sealed_refresh = tokens
+        .refresh_token
+        .as_deref()
+        .map(|t| web.sealer.seal(&context(row.id, "refresh"), t.as_bytes()));
+    WebSession::store_tokens(
+        conn,
+        row.id,
+        &sealed_access,
+        sealed_refresh.as_deref(),
+        access_expires_at,
+    )
+    .await?;
+    // The new id token carries the profile as Cognito has it now.
+    if let Some(id_token) = &tokens.id_token
+        && let Ok(claims) = web
+            .verifier
+            .verify_for_client(id_token, "id", client_id)
+            .await
+        && claims.sub == access.sub
+    {
+        provisioning::sync_profile(conn, user.clone(), &Profile::from_claims(&claims)).await?;
+    }
+    tracing::info!(session = %row, rotated = sealed_refresh.is_some(), "web session refreshed");
+    row.access_token = sealed_access;
+    if let Some(refresh) = sealed_refresh {
+        row.refresh_token = refresh;
+    }
+    row.access_expires_at = access_expires_at;
+    Ok(Refreshed::Session(Box::new(row)))
+}
+
+/// Revokes the refresh tokens of sessions that were just ended, so they cannot mint tokens at
+/// Cognito either. Best effort: the sessions are already gone here, which is what counts.
+pub async fn revoke(web: &WebAuth, sessions: &[WebSession]) {
+    for session in sessions {
+        let Ok(token) = web
+            .sealer
+            .open_string(&context(session.id, "refresh"), &session.refresh_token)
+        else {
+            continue;
+        };
+        if let Err(e) = web.login.revoke(&token).await {
+            tracing::warn!(session = %session, error = %e, "revoking the refresh token failed");
+        }
+    }
+}
