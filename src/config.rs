@@ -870,6 +870,82 @@ mod tests {
     }
 
     #[test]
+    fn web_sign_in_needs_domain_client_public_url_and_a_pool() {
+        let pool = [
+            ("COGNITO_USER_POOL_ID", "eu-west-1_AbC123"),
+            ("COGNITO_CLIENT_IDS", "abc"),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut all = pool.to_vec();
+            all.extend_from_slice(extra);
+            all
+        };
+        // Either one unset: off, and nothing else changes.
+        assert!(
+            settings(&with(&[("COGNITO_DOMAIN", "https://auth.example.com")]))
+                .unwrap()
+                .web
+                .is_none()
+        );
+        assert!(
+            settings(&with(&[("COGNITO_WEB_CLIENT_ID", "7abc")]))
+                .unwrap()
+                .web
+                .is_none()
+        );
+        let on = [
+            ("COGNITO_DOMAIN", "https://auth.example.com/"),
+            ("COGNITO_WEB_CLIENT_ID", "7abc"),
+            ("PUBLIC_URL", "https://app.example.com"),
+        ];
+        let web = settings(&with(&on)).unwrap().web.unwrap();
+        assert_eq!(web.domain, "https://auth.example.com");
+        assert_eq!(web.redirect_uri(), "https://app.example.com/auth/callback");
+        assert_eq!(web.logout_uri(), "https://app.example.com/auth/signed-out");
+        assert_eq!(web.scopes, "openid email profile");
+        assert!(web.client_secret.is_none());
+        assert_eq!(
+            (web.idle_timeout.as_secs(), web.max_age.as_secs()),
+            (86_400, 604_800)
+        );
+
+        assert_eq!(err(&with(&on[..2])).var, "PUBLIC_URL");
+        assert_eq!(err(&on).var, "COGNITO_DOMAIN", "needs the pool");
+        for (var, bad) in [
+            ("PUBLIC_URL", "https://app.example.com/app"),
+            ("PUBLIC_URL", "http://app.example.com"),
+            ("PUBLIC_URL", "https://user:pw@app.example.com"),
+            ("COGNITO_DOMAIN", "http://auth.example.com"),
+            ("COGNITO_DOMAIN", "auth.example.com"),
+            ("COGNITO_WEB_CLIENT_ID", "7abc/../x"),
+            ("COGNITO_WEB_SCOPES", "email profile"),
+            ("COGNITO_WEB_SCOPES", "openid \"x"),
+            ("WEB_SESSION_IDLE_TIMEOUT_SECONDS", "700000"),
+        ] {
+            let mut all = with(&on);
+            all.retain(|(k, _)| *k != var);
+            all.push((var, bad));
+            assert_eq!(err(&all).var, var, "{var}={bad}");
+        }
+        // Plain HTTP for a local setup in development.
+        let mut dev = with(&[
+            ("GATEHOUSE_ENV", "development"),
+            ("COGNITO_DOMAIN", "http://localhost:9229"),
+            ("COGNITO_WEB_CLIENT_ID", "7abc"),
+            ("PUBLIC_URL", "http://localhost:8080"),
+            (
+                "COGNITO_WEB_SCOPES",
+                "openid  aws.cognito.signin.user.admin",
+            ),
+        ]);
+        dev.push(("WEB_SESSION_IDLE_TIMEOUT_SECONDS", "600"));
+        let web = settings(&dev).unwrap().web.unwrap();
+        assert_eq!(web.public_url, "http://localhost:8080");
+        assert_eq!(web.scopes, "openid aws.cognito.signin.user.admin");
+        assert_eq!(web.idle_timeout.as_secs(), 600);
+    }
+
+    #[test]
     fn short_secret_key_is_refused_by_name() {
         let e = err(&[("SECRET_KEY", "too-short")]);
         assert_eq!(e.var, "SECRET_KEY");

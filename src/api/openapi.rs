@@ -33,7 +33,8 @@ impl Modify for BearerScheme {
                     .bearer_format("JWT")
                     .description(Some(
                         "An Amazon Cognito user-pool access token (or id token, per \
-                         COGNITO_TOKEN_USE).",
+                         COGNITO_TOKEN_USE). Pages of the site itself may instead send the web \
+                         session cookie with the header X-CSRF: 1 (see the README).",
                     ))
                     .build(),
             ),
@@ -151,12 +152,17 @@ fn document_common_errors(doc: &mut utoipa::openapi::OpenApi) {
                     "400",
                     "invalid_request: a malformed Authorization header",
                 );
-                add(op, "401", "No valid token (see the error codes)");
+                add(
+                    op,
+                    "401",
+                    "No valid token, or no live web session (see the error codes)",
+                );
                 add(
                     op,
                     "403",
                     "user_inactive or user_not_provisioned: the account is deactivated, or \
-                     not created here",
+                     not created here; csrf_required or origin_not_allowed: a request with the \
+                     web session cookie lacks X-CSRF: 1, or comes from another origin",
                 );
             }
             if body {
@@ -189,7 +195,8 @@ fn document_common_errors(doc: &mut utoipa::openapi::OpenApi) {
             add(
                 op,
                 "503",
-                "database_unavailable, jwks_unavailable or cognito_not_configured",
+                "database_unavailable, jwks_unavailable, cognito_not_configured, or \
+                 auth_server_unavailable (a web session's refresh found Cognito down)",
             );
             let statuses: Vec<String> = op.responses.responses.keys().cloned().collect();
             let mut header = |status: &str, name: &str, description: &str| {

@@ -3,7 +3,7 @@ use gatehouse::db;
 use crate::helpers::TestDb;
 use crate::template_db;
 
-const TABLES: [&str; 13] = [
+const TABLES: [&str; 15] = [
     "admin_log",
     "articles",
     "cognito_signouts",
@@ -17,6 +17,8 @@ const TABLES: [&str; 13] = [
     "user_groups",
     "user_permissions",
     "users",
+    "web_sessions",
+    "web_sign_ins",
 ];
 
 async fn tables(db: &TestDb) -> Vec<String> {

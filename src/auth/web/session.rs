@@ -19,7 +19,6 @@ use uuid::Uuid;
 use super::WebAuth;
 use super::managed_login::EndpointError;
 use crate::auth::client_ip::client_ip;
-use crate::auth::cognito::provisioning::{self, Profile};
 use crate::auth::cognito::{AuthError, Claims};
 use crate::db;
 use crate::models::{User, WebSession};
@@ -284,16 +283,8 @@ async fn refresh_locked(
         access_expires_at,
     )
     .await?;
-    // The new id token carries the profile as Cognito has it now.
-    if let Some(id_token) = &tokens.id_token
-        && let Ok(claims) = web
-            .verifier
-            .verify_for_client(id_token, "id", client_id)
-            .await
-        && claims.sub == access.sub
-    {
-        provisioning::sync_profile(conn, user.clone(), &Profile::from_claims(&claims)).await?;
-    }
+    // The refreshed id token's profile is not applied: a name the user edited on the account
+    // page would be overwritten within the hour. Cognito's profile is taken at sign-in.
     tracing::info!(session = %row, rotated = sealed_refresh.is_some(), "web session refreshed");
     row.access_token = sealed_access;
     if let Some(refresh) = sealed_refresh {
