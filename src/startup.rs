@@ -62,11 +62,20 @@ impl Application {
 }
 
 fn security_headers(settings: &Settings) -> DefaultHeaders {
+    // Browsers apply form-action to the redirects after a form's POST too: the sign-out forms
+    // are answered with a redirect to the managed login's /logout, which must be allowed.
+    let form_action = match &settings.web {
+        Some(web) => format!("'self' {}", web.domain),
+        None => "'self'".to_owned(),
+    };
     let mut headers = DefaultHeaders::new()
         .add((
             "Content-Security-Policy",
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-             object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+            format!(
+                "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                 object-src 'none'; base-uri 'none'; frame-ancestors 'none'; \
+                 form-action {form_action}"
+            ),
         ))
         .add(("X-Frame-Options", "DENY"))
         .add(("X-Content-Type-Options", "nosniff"))

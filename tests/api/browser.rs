@@ -1,6 +1,7 @@
-//! Browser tests: the back office in headless Chromium over WebDriver (Debian's `chromium` and
-//! `chromium-driver`, which `.ci/run` installs). Without chromedriver the test says so and passes,
-//! unless `GATEHOUSE_REQUIRE_BROWSER=1` (set by `.ci/run`) makes that a failure.
+//! Browser tests: the back office, a single-page app's API calls and the web sign-in, in headless
+//! Chromium over WebDriver (Debian's `chromium` and `chromium-driver`, which `.ci/run` installs).
+//! Without chromedriver the test says so and passes, unless `GATEHOUSE_REQUIRE_BROWSER=1` (set by
+//! `.ci/run`) makes that a failure.
 //! Screenshots land in `target/screenshots/`.
 
 use std::net::TcpListener;
@@ -13,6 +14,7 @@ use serde_json::json;
 
 use crate::admin_helpers::*;
 use crate::cognito::{JwksServer, access_claims, access_key, new_sub, spawn_api};
+use crate::web_harness::{PASSWORD as WEB_PASSWORD, SESSION_COOKIE, spawn_web_app};
 
 /// chromedriver on a free port, and a fresh Chromium profile; both cleaned up on drop.
 struct Driver {
@@ -402,4 +404,166 @@ async fn a_single_page_app_calls_the_api_across_origins() {
 
     // Ends the WebDriver session, and with it Chromium (stopping chromedriver alone leaves it).
     browser.close().await.unwrap();
+}
+
+/// The page's own script calling the API with the session cookie (no token in JS): with the
+/// `X-CSRF` header, and without it. Resolves to both statuses, the bodies, and `document.cookie`.
+const SAME_ORIGIN_CALLS: &str = r#"
+const done = arguments[0];
+(async () => {
+  const me = await fetch("/api/v1/me", { credentials: "same-origin", headers: { "X-CSRF": "1" } });
+  const bare = await fetch("/api/v1/me", { credentials: "same-origin" });
+  return {
+    me: me.status, body: await me.json(),
+    bare: bare.status, bareBody: await bare.json(),
+    cookies: document.cookie,
+  };
+})().then(done, (e) => done({ failed: String(e) }));
+"#;
+
+/// The web sign-in as a person goes through it: the account page sends the browser to the
+/// managed login, the password brings it back signed in, the profile is changed, the page's
+/// script calls the API with the cookie, and signing out ends both sessions.
+#[actix_web::test]
+async fn web_sign_in_journey() {
+    let Some((browser, _driver)) = start_browser().await else {
+        return;
+    };
+    let w = spawn_web_app().await;
+    let app = &w.app.address;
+    assert_eq!(app, &w.public_url, "the browser uses the app's public URL");
+
+    // Anonymous: /account/ → /auth/login → the managed login's form.
+    browser.goto(&format!("{app}/account/")).await.unwrap();
+    let url = browser.current_url().await.unwrap();
+    assert_eq!(
+        (url.origin().ascii_serialization(), url.path()),
+        (w.fake.base.clone(), "/oauth2/authorize"),
+        "{}",
+        page_text(&browser).await
+    );
+    save_screenshot(&browser, "web-signin-1-login.png").await;
+
+    fill(&browser, "#username", "jane").await;
+    fill(&browser, "#password", WEB_PASSWORD).await;
+    click(&browser, "#signin").await;
+    let url = browser.current_url().await.unwrap();
+    assert_eq!(
+        url.as_str(),
+        format!("{app}/account/"),
+        "{}",
+        page_text(&browser).await
+    );
+    assert_eq!(text_of(&browser, "h1").await, "Your account");
+    assert!(
+        text_of(&browser, "#email")
+            .await
+            .starts_with("jane@example.com")
+    );
+    assert_eq!(text_of(&browser, "#groups .badge").await, "editors");
+    let rows = browser
+        .find_all(Locator::Css("#sessions tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "one session: this one");
+    let row = rows[0].text().await.unwrap();
+    assert!(
+        row.starts_with("Chrome on Linux this browser") && row.contains("127.0.0.1"),
+        "{row}"
+    );
+    assert_eq!(w.count("web_sessions").await, 1);
+    save_screenshot(&browser, "web-signin-2-account.png").await;
+
+    // Change the first name with the profile form.
+    fill(&browser, "#first_name", "Janet").await;
+    click(&browser, "#save-profile").await;
+    assert_eq!(
+        browser.current_url().await.unwrap().as_str(),
+        format!("{app}/account/?done=profile")
+    );
+    assert_eq!(
+        text_of(&browser, "#notice").await,
+        "Your profile was saved."
+    );
+    let field = browser.find(Locator::Css("#first_name")).await.unwrap();
+    assert_eq!(field.prop("value").await.unwrap().as_deref(), Some("Janet"));
+    let stored: String = w
+        .app
+        .db
+        .client()
+        .await
+        .query_one("SELECT first_name FROM users WHERE username = 'jane'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, "Janet");
+    assert!(page_text(&browser).await.contains("Janet Doe"), "the nav");
+    save_screenshot(&browser, "web-signin-3-saved.png").await;
+
+    // The page's script calls the API with the cookie alone, and only with the CSRF header.
+    let done = browser
+        .execute_async(SAME_ORIGIN_CALLS, vec![])
+        .await
+        .unwrap();
+    assert_eq!(done["me"], 200, "{done}");
+    assert_eq!(done["body"]["username"], "jane", "{done}");
+    assert_eq!(done["body"]["first_name"], "Janet", "{done}");
+    assert_eq!(done["bare"], 403, "{done}");
+    assert_eq!(done["bareBody"]["error"]["code"], "csrf_required", "{done}");
+    // The browser holds the session cookie, but no script can read it.
+    let cookies = done["cookies"].as_str().unwrap();
+    assert!(!cookies.contains(SESSION_COOKIE), "{cookies}");
+    let held = browser.get_all_cookies().await.unwrap();
+    let session = held
+        .iter()
+        .find(|c| c.name() == SESSION_COOKIE)
+        .expect("the browser holds the session cookie");
+    assert_eq!(session.http_only(), Some(true));
+
+    // Sign out: our session ends, then the managed login's, and Cognito sends the browser back.
+    click(&browser, "#sign-out").await;
+    let url = browser.current_url().await.unwrap();
+    assert_eq!(
+        url.as_str(),
+        format!("{app}/auth/signed-out"),
+        "{}",
+        page_text(&browser).await
+    );
+    assert_eq!(text_of(&browser, "h1").await, "You are signed out");
+    browser.find(Locator::Css("#sign-in")).await.unwrap();
+    save_screenshot(&browser, "web-signin-4-signed-out.png").await;
+    assert_eq!(w.count("web_sessions").await, 0);
+    assert_eq!(w.fake.sessions(), 0, "the managed-login session ended");
+    assert_eq!(w.fake.calls("logout"), 1);
+    let held = browser.get_all_cookies().await.unwrap();
+    assert!(
+        !held.iter().any(|c| c.name() == SESSION_COOKIE),
+        "the session cookie is gone"
+    );
+
+    // The account page leads to the login form again: no silent sign-in.
+    browser.goto(&format!("{app}/account/")).await.unwrap();
+    let url = browser.current_url().await.unwrap();
+    assert_eq!(
+        (url.origin().ascii_serialization(), url.path()),
+        (w.fake.base.clone(), "/oauth2/authorize"),
+        "{}",
+        page_text(&browser).await
+    );
+    browser.find(Locator::Css("#signin")).await.unwrap();
+    save_screenshot(&browser, "web-signin-5-login-again.png").await;
+    assert_eq!(w.count("web_sessions").await, 0);
+    assert_eq!(w.fake.calls("login"), 1, "the password was asked once");
+
+    browser.close().await.unwrap();
+}
+
+async fn text_of(browser: &Client, css: &str) -> String {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }

@@ -524,6 +524,21 @@ async fn signing_out_revokes_the_refresh_token_and_ends_the_managed_login_sessio
     );
 }
 
+/// Browsers check a form's redirects against `form-action` too: the sign-out forms' redirect to
+/// the managed login's `/logout` must be allowed, or the browser stays put, still signed in there.
+#[actix_web::test]
+async fn the_pages_may_send_a_form_on_to_the_managed_login() {
+    let w = spawn_web_app().await;
+    let page = reqwest::get(w.url("/auth/signed-out")).await.unwrap();
+    let csp = page.headers()["content-security-policy"].to_str().unwrap();
+    let form_action = csp
+        .split(';')
+        .map(str::trim)
+        .find(|d| d.starts_with("form-action "))
+        .unwrap_or_default();
+    assert_eq!(form_action, format!("form-action 'self' {}", w.fake.base));
+}
+
 #[actix_web::test]
 async fn a_script_signs_out_with_the_csrf_header_and_gets_the_logout_url() {
     let w = spawn_web_app().await;
