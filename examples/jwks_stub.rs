@@ -34,19 +34,19 @@ async fn main() -> std::io::Result<()> {
         let body = body.clone();
         App::new()
             .route("/oauth2/authorize", web::get().to(authorize))
-            .route("/oauth2/token", web::post().to(token))
+            .route("/oauth2/token", web::post().to(issue_tokens))
             .route(
                 "/oauth2/revoke",
                 web::post().to(|| async { HttpResponse::Ok().finish() }),
             )
             .default_service(web::to(move || {
-            let body = body.clone();
-            async move {
-                HttpResponse::Ok()
-                    .content_type("application/json")
-                    .body(body)
-            }
-        }))
+                let body = body.clone();
+                async move {
+                    HttpResponse::Ok()
+                        .content_type("application/json")
+                        .body(body)
+                }
+            }))
     })
     .workers(1)
     .bind(addr)?
@@ -78,7 +78,7 @@ async fn authorize(req: HttpRequest) -> HttpResponse {
         .finish()
 }
 
-async fn token(body: web::Bytes) -> HttpResponse {
+async fn issue_tokens(body: web::Bytes) -> HttpResponse {
     let form: std::collections::HashMap<String, String> =
         url::form_urlencoded::parse(&body).into_owned().collect();
     let nonce = form
