@@ -38,5 +38,6 @@ mod staff_login;
 mod template_db;
 mod tokens;
 mod web_account;
+mod web_failures;
 mod web_harness;
 mod web_sign_in;
