@@ -95,7 +95,16 @@ pub async fn callback(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
                 Failure::Refused(_) => "Sign-in cancelled",
                 _ => "Sign-in failed",
             };
-            problem(failure.status(), heading, &failure.message(), "/auth/login")
+            let retry = match failure {
+                // The managed login still remembers who signed in, and would hand the same
+                // sign-in straight back from /auth/login: start again through its logout, so the
+                // next attempt asks who is signing in (and when).
+                Failure::Revoked | Failure::Inactive | Failure::NotProvisioned => {
+                    web.login.logout_url()
+                }
+                _ => "/auth/login".to_owned(),
+            };
+            problem(failure.status(), heading, &failure.message(), &retry)
         }
     }
 }

@@ -37,5 +37,7 @@ mod staff_login;
 #[path = "../support/template_db.rs"]
 mod template_db;
 mod tokens;
+mod web_account;
+mod web_failures;
 mod web_harness;
 mod web_sign_in;

@@ -271,3 +271,98 @@ pub async fn code_of(response: reqwest::Response) -> (u16, String) {
         body["error"]["code"].as_str().unwrap_or("").to_owned(),
     )
 }
+
+// Helpers of the failure, account-page and staff tests (web_failures.rs, web_account.rs).
+
+/// Undoes the HTML escaping of a template value.
+fn unescape(text: &str) -> String {
+    text.replace("&#x2f;", "/")
+        .replace("&#47;", "/")
+        .replace("&quot;", "\"")
+        .replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&lt;", "<")
+        .replace("&#60;", "<")
+        .replace("&gt;", ">")
+        .replace("&#62;", ">")
+        .replace("&amp;", "&")
+        .replace("&#38;", "&")
+}
+
+/// The message of a problem page (`id="problem"`), unescaped; empty if there is none.
+pub fn problem_message(html: &str) -> String {
+    let Some((_, rest)) = html.split_once(r#"id="problem">"#) else {
+        return String::new();
+    };
+    unescape(rest.split_once("</p>").map_or(rest, |(m, _)| m))
+}
+
+/// The target of a page's "Try again" link (`id="retry"`), unescaped, if it has one.
+pub fn retry_href(html: &str) -> Option<String> {
+    let (_, rest) = html.split_once(r#"id="retry" href=""#)?;
+    Some(unescape(rest.split_once('"')?.0))
+}
+
+/// SHA-256 of a session cookie's secret: what `web_sessions.id_hash` holds.
+pub fn secret_hash(secret: &str) -> Vec<u8> {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, secret.as_bytes())
+        .as_ref()
+        .to_vec()
+}
+
+impl WebApp {
+    /// A fresh browser signed in as `username`, and its session cookie's secret.
+    pub async fn browser_of(&self, username: &str) -> (reqwest::Client, String) {
+        let browser = crate::helpers::new_browser();
+        let answer = self.sign_in_as(&browser, username, None).await;
+        assert_eq!(answer.status(), 303, "sign-in of {username} succeeds");
+        let line = set_cookie(answer.headers(), SESSION_COOKIE).expect("a session cookie");
+        (browser, cookie_value(&line))
+    }
+
+    /// The id (the account page's name) of the session whose cookie holds `secret`.
+    pub async fn session_id_of(&self, secret: &str) -> uuid::Uuid {
+        self.app
+            .db
+            .client()
+            .await
+            .query_one(
+                "SELECT id FROM web_sessions WHERE id_hash = $1",
+                &[&secret_hash(secret)],
+            )
+            .await
+            .expect("a session with this secret")
+            .get(0)
+    }
+
+    /// `GET /api/v1/me` with exactly this session cookie, from a client of its own (a browser
+    /// that kept the cookie whatever the app said since).
+    pub async fn me_with_cookie(&self, secret: &str) -> reqwest::Response {
+        reqwest::Client::new()
+            .get(self.url("/api/v1/me"))
+            .header("Cookie", format!("{SESSION_COOKIE}={secret}"))
+            .header("X-CSRF", "1")
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `GET url` in `browser`, following redirects as a browser does (across hosts; a relative
+    /// `Location` resolved against the current URL). Returns the last URL and its answer.
+    pub async fn follow(
+        &self,
+        browser: &reqwest::Client,
+        url: &str,
+    ) -> (String, reqwest::Response) {
+        let mut url = url::Url::parse(&self.url("/")).unwrap().join(url).unwrap();
+        for _ in 0..10 {
+            let answer = browser.get(url.as_str()).send().await.unwrap();
+            if !answer.status().is_redirection() {
+                return (url.to_string(), answer);
+            }
+            url = url.join(&location(&answer)).unwrap();
+        }
+        panic!("more than 10 redirects, the last to {url}");
+    }
+}
