@@ -27,9 +27,9 @@ jar="$work/cookies"
 authorize="$(curl -fs -o /dev/null -c "$jar" -w '%{redirect_url}' "http://$APP_ADDR/auth/login")"
 callback="$(curl -fs -o /dev/null -w '%{redirect_url}' "$authorize")"
 curl -fs -o /dev/null -b "$jar" -c "$jar" "$callback"
-cookie="$(awk '$6 == "gatehouse_session" {print $7}' "$jar")"
+cookie="$(awk '$6 == "gatehouse_web" {print $7}' "$jar")"
 [ -n "$cookie" ] || { echo "no session cookie after the sign-in" >&2; tail -5 "$work/app.log" >&2; exit 1; }
-cookie_headers=(-H "Cookie: gatehouse_session=$cookie" -H "X-CSRF: 1")
+cookie_headers=(-H "Cookie: gatehouse_web=$cookie" -H "X-CSRF: 1")
 bearer_headers=(-H "Authorization: Bearer $token")
 curl -fs "${cookie_headers[@]}" "http://$APP_ADDR/api/v1/me" >/dev/null
 curl -fs "${bearer_headers[@]}" "http://$APP_ADDR/api/v1/me" >/dev/null

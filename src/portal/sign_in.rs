@@ -91,8 +91,8 @@ pub async fn callback(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
                 }
                 _ => tracing::info!(reason = %failure, "web sign-in refused"),
             }
-            let heading = match failure {
-                Failure::Refused(_) => "Sign-in cancelled",
+            let heading = match &failure {
+                Failure::Refused(error) if error == "access_denied" => "Sign-in cancelled",
                 _ => "Sign-in failed",
             };
             let retry = match failure {

@@ -298,6 +298,10 @@ async fn cancelling_at_the_managed_login_says_so() {
     let answer = get(&browser, &forged).await;
     let page = assert_retry(&w, answer, before, 400, "could not sign you in").await;
     assert!(!page.contains("<script>alert"), "nothing echoed");
+    assert!(
+        page.contains("Sign-in failed") && !page.contains("cancelled"),
+        "{page}"
+    );
     assert_eq!(w.fake.calls("token"), 0);
 }
 

@@ -13,8 +13,8 @@ use crate::minting::{CLIENT_ID, ISSUER};
 
 pub const PASSWORD: &str = "correct horse battery staple";
 /// The session cookie's name in development (plain HTTP); `__Host-` prefixed when secure.
-pub const SESSION_COOKIE: &str = "gatehouse_session";
-pub const SECURE_SESSION_COOKIE: &str = "__Host-gatehouse_session";
+pub const SESSION_COOKIE: &str = "gatehouse_web";
+pub const SECURE_SESSION_COOKIE: &str = "__Host-gatehouse_web";
 
 pub struct WebApp {
     pub app: TestApp,

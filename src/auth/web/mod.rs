@@ -23,9 +23,9 @@ use super::cognito::Verifier;
 use crate::config::{Settings, WebSignInSettings};
 
 /// The session cookie: `__Host-` binds it to this exact host, path `/`, and `Secure`.
-const SESSION_COOKIE_SECURE: &str = "__Host-gatehouse_session";
+const SESSION_COOKIE_SECURE: &str = "__Host-gatehouse_web";
 /// Without `Secure` (development over plain HTTP) a browser refuses the `__Host-` prefix.
-const SESSION_COOKIE_PLAIN: &str = "gatehouse_session";
+const SESSION_COOKIE_PLAIN: &str = "gatehouse_web";
 /// Binds a pending sign-in's `state` to the browser that started it.
 const SIGN_IN_COOKIE_SECURE: &str = "__Host-gatehouse_sign_in";
 const SIGN_IN_COOKIE_PLAIN: &str = "gatehouse_sign_in";

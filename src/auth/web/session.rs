@@ -112,8 +112,7 @@ pub async fn current(
     let now = Utc::now();
     let idle_since = idle_since(web, now);
     let mut conn = db::connection(&state.pool).await?;
-    let Some((mut session, mut user)) =
-        WebSession::find_live(&mut conn, &id_hash, idle_since).await?
+    let Some((mut session, user)) = WebSession::find_live(&mut conn, &id_hash, idle_since).await?
     else {
         return Err(AuthError::SessionExpired);
     };
@@ -122,14 +121,6 @@ pub async fn current(
     }
     if session.access_expires_at - now <= REFRESH_MARGIN {
         session = refresh(web, &mut conn, session, &user).await?;
-        // The refresh stored the profile of Cognito's new id token (here, or in the request that
-        // held the lock): answer with the user as stored now, not as read before.
-        user = User::find(&mut conn, user.id)
-            .await?
-            .ok_or(AuthError::SessionExpired)?;
-        if !user.is_active {
-            return Err(AuthError::UserInactive);
-        }
     }
     if now - session.last_seen_at >= TOUCH_EVERY {
         WebSession::touch(&mut conn, session.id, now, ip).await?;
