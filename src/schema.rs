@@ -119,6 +119,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    web_revocations (session_id) {
+        session_id -> Uuid,
+        refresh_token -> Bytea,
+        attempts -> Int4,
+        not_before -> Timestamptz,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     web_sessions (id) {
         id -> Uuid,
         id_hash -> Bytea,
@@ -219,6 +229,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     user_groups,
     user_permissions,
     users,
+    web_revocations,
     web_sessions,
     web_sign_ins,
 );

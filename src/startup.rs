@@ -11,7 +11,7 @@ use utoipa_actix_web::AppExt;
 use crate::admin;
 use crate::api::{self, ApiSpec};
 use crate::auth::cognito::{self, Verifier};
-use crate::auth::web::WebAuth;
+use crate::auth::web::{WebAuth, revocations};
 use crate::config::Settings;
 use crate::db::Pool;
 use crate::error::ApiError;
@@ -103,6 +103,9 @@ fn run(listener: TcpListener, settings: Arc<Settings>, pool: Pool) -> std::io::R
     let web_auth = WebAuth::new(&settings, cognito.clone())
         .map_err(std::io::Error::other)?
         .map(web::Data::new);
+    if let Some(web_auth) = &web_auth {
+        revocations::spawn_worker(&web_auth.clone().into_inner(), state.pool.clone());
+    }
     // Absent when no user pool is configured: the API then answers `cognito_not_configured`.
     let verifier: Option<web::Data<Verifier>> = cognito.map(web::Data::from);
     let spec = web::Data::new(ApiSpec::build(api::config));

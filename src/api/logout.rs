@@ -2,7 +2,7 @@ use actix_web::{HttpResponse, post, web};
 use chrono::{DateTime, Duration, Utc};
 
 use crate::auth::cognito::{AuthError, Claims, CognitoUser};
-use crate::auth::web::{WebAuth, session};
+use crate::auth::web::{WebAuth, revocations};
 use crate::db;
 use crate::error::ApiError;
 use crate::error::ErrorBody;
@@ -67,7 +67,8 @@ pub async fn logout(
     let ended = WebSession::end_of_sign_in(&mut conn, caller.user.id, session_id).await?;
     drop(conn);
     if let Some(web_auth) = web_auth {
-        session::revoke(&web_auth, &ended).await;
+        let ids: Vec<uuid::Uuid> = ended.iter().map(|s| s.id).collect();
+        revocations::revoke_now(&web_auth, &state.pool, &ids).await;
     }
     tracing::info!(user = %caller.user, "API session revoked");
     Ok(HttpResponse::NoContent().finish())
@@ -87,7 +88,7 @@ async fn end_web_session(
     let mut answer = HttpResponse::NoContent();
     if let Some(web_auth) = web_auth {
         if let Some(ended) = &ended {
-            session::revoke(web_auth, std::slice::from_ref(ended)).await;
+            revocations::revoke_now(web_auth, &state.pool, &[ended.id]).await;
         }
         answer.cookie(web_auth.removal(web_auth.session_cookie_name()));
     }

@@ -15,6 +15,7 @@ pub mod row_count;
 pub mod staff_session;
 pub mod user;
 pub mod user_list;
+pub mod web_revocation;
 pub mod web_session;
 pub mod web_sign_in;
 
@@ -29,6 +30,7 @@ pub use row_count::RowCount;
 pub use staff_session::StaffSession;
 pub use user::{NewUser, ProfileChanges, TokenSignIn, User, UserChanges};
 pub use user_list::{UserListQuery, UserOrder};
+pub use web_revocation::WebRevocation;
 pub use web_session::{NewWebSession, WebSession};
 pub use web_sign_in::WebSignIn;
 

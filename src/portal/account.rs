@@ -11,8 +11,8 @@ use super::{Nav, html, not_configured, our_form, private, problem, see_other, we
 use crate::auth::cognito::AuthError;
 use crate::auth::csrf::FormData;
 use crate::auth::sign_out;
-use crate::auth::web::WebAuth;
 use crate::auth::web::session::{self, SignedIn, hash_secret, request_ip};
+use crate::auth::web::{WebAuth, revocations};
 use crate::db::{self, DbError};
 use crate::models::{ProfileChanges, User, WebSession};
 use crate::state::AppState;
@@ -328,7 +328,7 @@ pub async fn end_session(
         return see_other("/account/?done=session");
     };
     tracing::info!(session = %ended, user = %signed_in.user, "web session ended from the account page");
-    session::revoke(web, std::slice::from_ref(&ended)).await;
+    revocations::revoke_now(web, &state.pool, &[ended.id]).await;
     if ended.id == signed_in.session.id {
         return signed_out(web);
     }
@@ -364,7 +364,8 @@ pub async fn end_all_sessions(
         Err(e) => return unavailable(e),
     };
     tracing::info!(user = %signed_in.user, sessions = ended.len(), "signed out everywhere from the account page");
-    session::revoke(web, &ended).await;
+    let ids: Vec<Uuid> = ended.iter().map(|s| s.id).collect();
+    revocations::revoke_now(web, &state.pool, &ids).await;
     signed_out(web)
 }
 

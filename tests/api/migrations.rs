@@ -3,7 +3,7 @@ use gatehouse::db;
 use crate::helpers::TestDb;
 use crate::template_db;
 
-const TABLES: [&str; 15] = [
+const TABLES: [&str; 16] = [
     "admin_log",
     "articles",
     "cognito_signouts",
@@ -17,6 +17,7 @@ const TABLES: [&str; 15] = [
     "user_groups",
     "user_permissions",
     "users",
+    "web_revocations",
     "web_sessions",
     "web_sign_ins",
 ];

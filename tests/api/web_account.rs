@@ -602,6 +602,24 @@ async fn jane_twice(w: &WebApp) -> [String; 2] {
     [a, b]
 }
 
+/// The background revoker revokes both of jane's refresh tokens at Cognito within seconds, once
+/// each, and its queue empties.
+async fn assert_revoked_soon(w: &WebApp) {
+    let tokens = [refresh_of(w, 0), refresh_of(w, 1)];
+    for _ in 0..100 {
+        if tokens.iter().all(|t| w.fake.revoked(t)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        tokens.iter().all(|t| w.fake.revoked(t)),
+        "revoked at Cognito"
+    );
+    assert_eq!(w.fake.calls("revoke"), 2, "once each");
+    assert_eq!(w.count("web_revocations").await, 0, "the queue is empty");
+}
+
 async fn assert_ended(w: &WebApp, secrets: &[String]) {
     for secret in secrets {
         assert_eq!(code_of(w.me_with_cookie(secret).await).await, expired());
@@ -659,6 +677,7 @@ async fn staff_signing_a_user_out_everywhere_ends_their_web_sessions() {
     let answer = post_admin(&w.app, &format!("/admin/users/{id}/signout/"), &[]).await;
     assert_eq!(answer.status(), 303);
     assert_ended(&w, &secrets).await;
+    assert_revoked_soon(&w).await;
     assert_eq!(
         code_of(me_with_bearer(&w, &bearer).await).await,
         (401, "token_revoked".into())
@@ -684,6 +703,7 @@ async fn deleting_a_user_ends_their_web_sessions() {
         .get(0);
     assert_eq!(left, 0);
     assert_ended(&w, &secrets).await;
+    assert_revoked_soon(&w).await;
 }
 
 #[actix_web::test]

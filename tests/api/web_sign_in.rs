@@ -567,3 +567,40 @@ async fn api_logout_with_the_cookie_ends_the_web_session() {
     let again = w.api(&browser, Method::GET, "/auth/user", None).await;
     assert_eq!(code_of(again).await.0, 401);
 }
+
+#[actix_web::test]
+async fn a_revocation_cognito_could_not_take_is_retried_in_the_background() {
+    let w = spawn_web_app().await;
+    let browser = w.signed_in_browser().await;
+    let refresh = w.fake.issued()[0].refresh_token.clone().unwrap();
+    w.fake.set_revoke_status(Some(503));
+    let answer = w.api(&browser, Method::POST, "/auth/logout", None).await;
+    assert_eq!(answer.status(), 200, "signed out all the same");
+    assert_eq!(w.count("web_sessions").await, 0);
+    assert!(!w.fake.revoked(&refresh));
+    let db = w.app.db.client().await;
+    let row = db
+        .query_one(
+            "SELECT attempts, not_before > now() + interval '50 seconds' FROM web_revocations",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i32>(0), 1);
+    assert!(row.get::<_, bool>(1), "retried after a backoff");
+
+    // Cognito is back and the retry is due: the background revoker takes it.
+    w.fake.set_revoke_status(None);
+    db.execute("UPDATE web_revocations SET not_before = now()", &[])
+        .await
+        .unwrap();
+    for _ in 0..60 {
+        if w.fake.revoked(&refresh) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert!(w.fake.revoked(&refresh));
+    assert_eq!(w.fake.calls("revoke"), 2);
+    assert_eq!(w.count("web_revocations").await, 0);
+}

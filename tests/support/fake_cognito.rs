@@ -210,6 +210,7 @@ struct State {
     grace: Duration,
     token_delay: Duration,
     token_status: Option<u16>,
+    revoke_status: Option<u16>,
     refuse_refresh: bool,
     tamper: Option<Tamper>,
 }
@@ -257,6 +258,7 @@ impl FakeCognito {
             grace: Duration::ZERO,
             token_delay: Duration::ZERO,
             token_status: None,
+            revoke_status: None,
             refuse_refresh: false,
             tamper: None,
         }));
@@ -390,6 +392,12 @@ impl FakeCognito {
     /// The token endpoint answers this status with `{"error":"internal_error"}` and does nothing.
     pub fn set_token_status(&self, status: Option<u16>) {
         self.state().token_status = status;
+    }
+
+    /// The revocation endpoint answers this status (RFC 7009 §2.2.1: 503 when it cannot now) and
+    /// revokes nothing.
+    pub fn set_revoke_status(&self, status: Option<u16>) {
+        self.state().revoke_status = status;
     }
 
     /// Every refresh is refused with `invalid_grant` (the user was disabled, signed out
@@ -1270,6 +1278,10 @@ async fn revoke(req: HttpRequest, body: web::Bytes, data: web::Data<Shared>) -> 
     let mut s = lock(&data);
     s.record(&req, &params);
     s.count("revoke");
+    if let Some(status) = s.revoke_status {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        return oauth_error_status(status, "internal_error");
+    }
     if req.method() != Method::POST {
         return method_not_allowed();
     }

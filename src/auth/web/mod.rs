@@ -3,9 +3,11 @@
 //! session across every instance, and real sign-out.
 //!
 //! `managed_login.rs` speaks to Cognito, `seal.rs` keeps tokens encrypted at rest, `sign_in.rs`
-//! starts and finishes a sign-in, `session.rs` turns a cookie into a signed-in user.
+//! starts and finishes a sign-in, `session.rs` turns a cookie into a signed-in user, and
+//! `revocations.rs` revokes the refresh tokens of ended sessions.
 
 pub mod managed_login;
+pub mod revocations;
 pub mod seal;
 pub mod session;
 pub mod sign_in;

@@ -293,19 +293,3 @@ async fn refresh_locked(
     row.access_expires_at = access_expires_at;
     Ok(Refreshed::Session(Box::new(row)))
 }
-
-/// Revokes the refresh tokens of sessions that were just ended, so they cannot mint tokens at
-/// Cognito either. Best effort: the sessions are already gone here, which is what counts.
-pub async fn revoke(web: &WebAuth, sessions: &[WebSession]) {
-    for session in sessions {
-        let Ok(token) = web
-            .sealer
-            .open_string(&context(session.id, "refresh"), &session.refresh_token)
-        else {
-            continue;
-        };
-        if let Err(e) = web.login.revoke(&token).await {
-            tracing::warn!(session = %session, error = %e, "revoking the refresh token failed");
-        }
-    }
-}

@@ -371,7 +371,7 @@ pub async fn sign_out(web: &WebAuth, state: &AppState, secret: &str) -> Result<(
     };
     if let Some(session) = ended {
         tracing::info!(session = %session, "signed out on the web");
-        super::session::revoke(web, std::slice::from_ref(&session)).await;
+        super::revocations::revoke_now(web, &state.pool, &[session.id]).await;
     }
     Ok(())
 }
