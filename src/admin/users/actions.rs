@@ -58,8 +58,8 @@ pub async fn apply(
 }
 
 /// Ends every session, API token and web session of the user (see `auth::sign_out`). The web
-/// sessions' refresh tokens are not revoked at Cognito from here: they never left the server and
-/// are deleted with the rows.
+/// sessions' refresh tokens are revoked at Cognito by the background revoker (the deleted rows
+/// queue them: see `auth::web::revocations`).
 pub async fn sign_out_everywhere(
     conn: &mut AsyncPgConnection,
     id: Uuid,
