@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod client_ip;
 pub mod cognito;
 pub mod csrf;
+pub mod outbound;
 pub mod password;
 pub mod sign_out;
 pub mod staff;

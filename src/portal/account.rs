@@ -4,7 +4,8 @@ use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use diesel_async::AsyncConnection;
+use diesel::QueryResult;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use uuid::Uuid;
 
 use super::{Nav, html, not_configured, our_form, private, problem, see_other, web_auth};
@@ -106,14 +107,24 @@ async fn account_form(
     Ok((signed_in, id_hash, form))
 }
 
-fn unavailable(e: DbError) -> HttpResponse {
-    tracing::warn!(error = %e, "account change failed");
-    problem(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Unavailable",
-        "The service is unavailable. Try again in a moment.",
-        "/account/",
-    )
+/// Runs `query` on a pooled connection; an outage becomes the page that says so.
+async fn query<T>(
+    state: &AppState,
+    query: impl AsyncFnOnce(&mut AsyncPgConnection) -> QueryResult<T>,
+) -> Result<T, HttpResponse> {
+    let result = match db::connection(&state.pool).await {
+        Ok(mut conn) => query(&mut conn).await.map_err(DbError::from),
+        Err(e) => Err(e),
+    };
+    result.map_err(|e| {
+        tracing::warn!(error = %e, "account page: the database failed");
+        problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Unavailable",
+            "The service is unavailable. Try again in a moment.",
+            "/account/",
+        )
+    })
 }
 
 pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -158,17 +169,14 @@ async fn render(
     status: StatusCode,
 ) -> HttpResponse {
     let now = chrono::Utc::now();
-    let sessions = match db::connection(&state.pool).await {
-        Ok(mut conn) => {
-            WebSession::of_user(&mut conn, signed_in.user.id, session::idle_since(web, now))
-                .await
-                .map_err(DbError::from)
-        }
-        Err(e) => Err(e),
-    };
-    let sessions = match sessions {
+    let (user_id, idle_since) = (signed_in.user.id, session::idle_since(web, now));
+    let sessions = match query(state, async |conn| {
+        WebSession::of_user(conn, user_id, idle_since).await
+    })
+    .await
+    {
         Ok(sessions) => sessions,
-        Err(e) => return unavailable(e),
+        Err(answer) => return answer,
     };
     let user = signed_in.user;
     let page = AccountPage {
@@ -282,14 +290,13 @@ pub async fn save_profile(
             .map(String::as_str),
     };
     if !changes.is_empty() {
-        let saved = match db::connection(&state.pool).await {
-            Ok(mut conn) => User::update_profile(&mut conn, signed_in.user.id, &changes)
-                .await
-                .map_err(DbError::from),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = saved {
-            return unavailable(e);
+        let user_id = signed_in.user.id;
+        let saved = query(&state, async |conn| {
+            User::update_profile(conn, user_id, &changes).await
+        })
+        .await;
+        if let Err(answer) = saved {
+            return answer;
         }
         tracing::info!(user = %signed_in.user, "profile changed on the account page");
     }
@@ -313,15 +320,14 @@ pub async fn end_session(
     let Ok(id) = path.parse::<Uuid>() else {
         return see_other("/account/");
     };
-    let ended = match db::connection(&state.pool).await {
-        Ok(mut conn) => WebSession::end_of_user(&mut conn, signed_in.user.id, id)
-            .await
-            .map_err(DbError::from),
-        Err(e) => Err(e),
-    };
-    let ended = match ended {
+    let user_id = signed_in.user.id;
+    let ended = match query(&state, async |conn| {
+        WebSession::end_of_user(conn, user_id, id).await
+    })
+    .await
+    {
         Ok(ended) => ended,
-        Err(e) => return unavailable(e),
+        Err(answer) => return answer,
     };
     // Someone else's session id, or one already ended: nothing to do, and nothing to tell.
     let Some(ended) = ended else {
@@ -350,18 +356,16 @@ pub async fn end_all_sessions(
         Err(answer) => return answer,
     };
     let user_id = signed_in.user.id;
-    let ended = match db::connection(&state.pool).await {
-        Ok(mut conn) => conn
-            .transaction::<_, diesel::result::Error, _>(async |conn| {
-                sign_out::everywhere(conn, user_id).await
-            })
-            .await
-            .map_err(DbError::from),
-        Err(e) => Err(e),
-    };
+    let ended = query(&state, async |conn| {
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+            sign_out::everywhere(conn, user_id).await
+        })
+        .await
+    })
+    .await;
     let (_, ended) = match ended {
         Ok(ended) => ended,
-        Err(e) => return unavailable(e),
+        Err(answer) => return answer,
     };
     tracing::info!(user = %signed_in.user, sessions = ended.len(), "signed out everywhere from the account page");
     let ids: Vec<Uuid> = ended.iter().map(|s| s.id).collect();

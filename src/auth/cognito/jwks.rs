@@ -91,15 +91,7 @@ struct RawJwk {
 
 impl JwksCache {
     pub fn new(url: Url, min_refetch: Duration) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(TOTAL_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            // Fetches are rare and may come from any worker's runtime: no idle connections that
-            // would belong to another runtime.
-            .pool_max_idle_per_host(0)
-            .user_agent(concat!("gatehouse/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let client = crate::auth::outbound::client(CONNECT_TIMEOUT, TOTAL_TIMEOUT)?;
         Ok(Self {
             url,
             client,

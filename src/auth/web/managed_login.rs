@@ -65,14 +65,7 @@ pub fn pkce_challenge(verifier: &str) -> String {
 
 impl ManagedLogin {
     pub fn new(settings: WebSignInSettings) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(TOTAL_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            // Called from any worker's runtime: no idle connection may belong to another one.
-            .pool_max_idle_per_host(0)
-            .user_agent(concat!("gatehouse/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let client = crate::auth::outbound::client(CONNECT_TIMEOUT, TOTAL_TIMEOUT)?;
         Ok(ManagedLogin { settings, client })
     }
 
