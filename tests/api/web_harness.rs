@@ -111,9 +111,14 @@ impl WebApp {
     }
 
     pub async fn second_instance(&self) -> Instance {
+        self.second_instance_with(&[]).await
+    }
+
+    /// Another instance, with settings of its own on top (another `SECRET_KEY`, …).
+    pub async fn second_instance_with(&self, extra: &[(&str, &str)]) -> Instance {
         let settings = settings(
             &self.app.db.url,
-            &overrides(&self.fake, &self.public_url, &[]),
+            &overrides(&self.fake, &self.public_url, extra),
         );
         let pool = gatehouse::db::build_pool(&settings.database);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

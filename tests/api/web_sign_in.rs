@@ -604,3 +604,33 @@ async fn a_revocation_cognito_could_not_take_is_retried_in_the_background() {
     assert_eq!(w.fake.calls("revoke"), 2);
     assert_eq!(w.count("web_revocations").await, 0);
 }
+
+/// The tokens at rest are sealed with a key derived from `SECRET_KEY`: an instance with another
+/// key (a rotated or mistyped one) cannot open them, and ends the session instead of failing.
+#[actix_web::test]
+async fn a_session_sealed_under_another_secret_key_ends_cleanly() {
+    let w = spawn_web_app().await;
+    let browser = w.signed_in_browser().await;
+    let other = w
+        .second_instance_with(&[(
+            "SECRET_KEY",
+            "another-secret-key-that-is-long-enough-987654",
+        )])
+        .await;
+    let answer = browser
+        .get(format!("{}/api/v1/me", other.address))
+        .header("X-CSRF", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code_of(answer).await, (401, "session_expired".into()));
+    assert_eq!(
+        w.count("web_sessions").await,
+        0,
+        "the unreadable session is ended"
+    );
+    assert_eq!(
+        code_of(w.me(&browser).await).await,
+        (401, "session_expired".into())
+    );
+}
