@@ -8,7 +8,7 @@ use diesel::QueryResult;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use uuid::Uuid;
 
-use super::{Nav, html, not_configured, our_form, private, problem, see_other, web_auth};
+use super::{Early, Nav, Page, our_form, private, problem, render, see_other, web_auth};
 use crate::auth::cognito::AuthError;
 use crate::auth::csrf::FormData;
 use crate::auth::sign_out;
@@ -30,10 +30,15 @@ struct AccountPage {
     email: String,
     email_verified: bool,
     groups: Vec<String>,
+    form: ProfileForm,
+    sessions: Vec<SessionRow>,
+}
+
+/// The profile form's values and their errors (empty: none).
+struct ProfileForm {
     first_name: String,
     last_name: String,
     errors: NameErrors,
-    sessions: Vec<SessionRow>,
 }
 
 #[derive(Default)]
@@ -59,30 +64,32 @@ async fn signed_in(
     req: &HttpRequest,
     state: &AppState,
     web: &WebAuth,
-) -> Result<(SignedIn, Vec<u8>), HttpResponse> {
+) -> Result<(SignedIn, Vec<u8>), Early> {
     let Some(secret) = web.session_secret(req) else {
-        return Err(see_other("/auth/login?next=/account/"));
+        return Err(Early::from(see_other("/auth/login?next=/account/")));
     };
     match session::current(web, state, &secret, request_ip(req, state)).await {
         Ok(signed_in) => Ok((signed_in, hash_secret(&secret))),
-        Err(AuthError::SessionExpired) => Err(private(HttpResponse::SeeOther())
-            .insert_header((header::LOCATION, "/auth/login?next=/account/"))
-            .cookie(web.removal(web.session_cookie_name()))
-            .finish()),
-        Err(AuthError::UserInactive) => Err(problem(
+        Err(AuthError::SessionExpired) => Err(Early::from(
+            private(HttpResponse::SeeOther())
+                .insert_header((header::LOCATION, "/auth/login?next=/account/"))
+                .cookie(web.removal(web.session_cookie_name()))
+                .finish(),
+        )),
+        Err(AuthError::UserInactive) => Err(Early::from(problem(
             StatusCode::FORBIDDEN,
             "Account deactivated",
             "This account is deactivated.",
             "",
-        )),
+        ))),
         Err(e) => {
             tracing::warn!(code = %e.code(), reason = %e.message(), "account page unavailable");
-            Err(problem(
+            Err(Early::from(problem(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Unavailable",
                 &e.message(),
                 "/account/",
-            ))
+            )))
         }
     }
 }
@@ -93,16 +100,16 @@ async fn account_form(
     state: &AppState,
     web: &WebAuth,
     payload: web::Payload,
-) -> Result<(SignedIn, Vec<u8>, FormData), HttpResponse> {
+) -> Result<(SignedIn, Vec<u8>, FormData), Early> {
     let form = our_form(req, web, payload).await?;
     let (signed_in, id_hash) = signed_in(req, state, web).await?;
     if !web.sealer.csrf_matches(&id_hash, form.get("csrf_token")) {
-        return Err(problem(
+        return Err(Early::from(problem(
             StatusCode::FORBIDDEN,
             "Request refused",
             "The form was stale or not sent from this site. Reload the page and try again.",
             "/account/",
-        ));
+        )));
     }
     Ok((signed_in, id_hash, form))
 }
@@ -111,73 +118,65 @@ async fn account_form(
 async fn query<T>(
     state: &AppState,
     query: impl AsyncFnOnce(&mut AsyncPgConnection) -> QueryResult<T>,
-) -> Result<T, HttpResponse> {
+) -> Result<T, Early> {
     let result = match db::connection(&state.pool).await {
         Ok(mut conn) => query(&mut conn).await.map_err(DbError::from),
         Err(e) => Err(e),
     };
     result.map_err(|e| {
         tracing::warn!(error = %e, "account page: the database failed");
-        problem(
+        Early::from(problem(
             StatusCode::SERVICE_UNAVAILABLE,
             "Unavailable",
             "The service is unavailable. Try again in a moment.",
             "/account/",
-        )
+        ))
     })
 }
 
-pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let Some(web) = web_auth(&req) else {
-        return not_configured();
-    };
-    let (signed_in, id_hash) = match signed_in(&req, &state, web).await {
-        Ok(s) => s,
-        Err(answer) => return answer,
-    };
+pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> Page {
+    let web = web_auth(&req)?;
+    let (signed_in, id_hash) = signed_in(&req, &state, web).await?;
     let notice = match FormData::parse(req.query_string().as_bytes()).get("done") {
         "profile" => "Your profile was saved.",
         "session" => "That session was signed out.",
         _ => "",
     };
-    let first_name = signed_in.user.first_name.clone();
-    let last_name = signed_in.user.last_name.clone();
-    render(
+    let form = ProfileForm {
+        first_name: signed_in.user.first_name.clone(),
+        last_name: signed_in.user.last_name.clone(),
+        errors: NameErrors::default(),
+    };
+    show(
         web,
         &state,
         signed_in,
         &id_hash,
         notice,
-        first_name,
-        last_name,
-        NameErrors::default(),
+        form,
         StatusCode::OK,
     )
     .await
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn render(
+/// The account page, with the profile form as given.
+async fn show(
     web: &WebAuth,
     state: &AppState,
     signed_in: SignedIn,
     id_hash: &[u8],
     notice: &'static str,
-    first_name: String,
-    last_name: String,
-    errors: NameErrors,
+    form: ProfileForm,
     status: StatusCode,
-) -> HttpResponse {
-    let now = chrono::Utc::now();
-    let (user_id, idle_since) = (signed_in.user.id, session::idle_since(web, now));
-    let sessions = match query(state, async |conn| {
+) -> Page {
+    let (user_id, idle_since) = (
+        signed_in.user.id,
+        session::idle_since(web, chrono::Utc::now()),
+    );
+    let sessions = query(state, async |conn| {
         WebSession::of_user(conn, user_id, idle_since).await
     })
-    .await
-    {
-        Ok(sessions) => sessions,
-        Err(answer) => return answer,
-    };
+    .await?;
     let user = signed_in.user;
     let page = AccountPage {
         page_title: "Your account".into(),
@@ -190,9 +189,7 @@ async fn render(
         email: user.email,
         email_verified: user.email_verified,
         groups: signed_in.claims.groups().to_vec(),
-        first_name,
-        last_name,
-        errors,
+        form,
         sessions: sessions
             .iter()
             .map(|s| SessionRow {
@@ -209,13 +206,7 @@ async fn render(
             })
             .collect(),
     };
-    match page.render() {
-        Ok(body) => html(status, body),
-        Err(e) => {
-            tracing::error!(error = %e, "rendering the account page failed");
-            HttpResponse::InternalServerError().finish()
-        }
-    }
+    Ok(render(status, &page))
 }
 
 pub fn display_name(user: &User) -> String {
@@ -245,36 +236,29 @@ pub async fn save_profile(
     req: HttpRequest,
     state: web::Data<AppState>,
     payload: web::Payload,
-) -> HttpResponse {
-    let Some(web) = web_auth(&req) else {
-        return not_configured();
-    };
-    let (signed_in, id_hash, form) = match account_form(&req, &state, web, payload).await {
-        Ok(s) => s,
-        Err(answer) => return answer,
-    };
+) -> Page {
+    let web = web_auth(&req)?;
+    let (signed_in, id_hash, form) = account_form(&req, &state, web, payload).await?;
     let (first, last) = (
         clean_name(form.get("first_name")),
         clean_name(form.get("last_name")),
     );
     let (Ok(first_name), Ok(last_name)) = (&first, &last) else {
-        let errors = NameErrors {
-            first_name: first.as_ref().err().cloned().unwrap_or_default(),
-            last_name: last.as_ref().err().cloned().unwrap_or_default(),
+        let form = ProfileForm {
+            first_name: form.get("first_name").to_owned(),
+            last_name: form.get("last_name").to_owned(),
+            errors: NameErrors {
+                first_name: first.err().unwrap_or_default(),
+                last_name: last.err().unwrap_or_default(),
+            },
         };
-        let (first_name, last_name) = (
-            form.get("first_name").to_owned(),
-            form.get("last_name").to_owned(),
-        );
-        return render(
+        return show(
             web,
             &state,
             signed_in,
             &id_hash,
             "",
-            first_name,
-            last_name,
-            errors,
+            form,
             StatusCode::BAD_REQUEST,
         )
         .await;
@@ -291,16 +275,13 @@ pub async fn save_profile(
     };
     if !changes.is_empty() {
         let user_id = signed_in.user.id;
-        let saved = query(&state, async |conn| {
+        query(&state, async |conn| {
             User::update_profile(conn, user_id, &changes).await
         })
-        .await;
-        if let Err(answer) = saved {
-            return answer;
-        }
+        .await?;
         tracing::info!(user = %signed_in.user, "profile changed on the account page");
     }
-    see_other("/account/?done=profile")
+    Ok(see_other("/account/?done=profile"))
 }
 
 /// `POST /account/sessions/{id}/end`: one of the user's sessions (this one: a full sign-out).
@@ -309,36 +290,27 @@ pub async fn end_session(
     state: web::Data<AppState>,
     path: web::Path<String>,
     payload: web::Payload,
-) -> HttpResponse {
-    let Some(web) = web_auth(&req) else {
-        return not_configured();
-    };
-    let (signed_in, _, _) = match account_form(&req, &state, web, payload).await {
-        Ok(s) => s,
-        Err(answer) => return answer,
-    };
+) -> Page {
+    let web = web_auth(&req)?;
+    let (signed_in, _, _) = account_form(&req, &state, web, payload).await?;
     let Ok(id) = path.parse::<Uuid>() else {
-        return see_other("/account/");
+        return Ok(see_other("/account/"));
     };
     let user_id = signed_in.user.id;
-    let ended = match query(&state, async |conn| {
+    let ended = query(&state, async |conn| {
         WebSession::end_of_user(conn, user_id, id).await
     })
-    .await
-    {
-        Ok(ended) => ended,
-        Err(answer) => return answer,
-    };
+    .await?;
     // Someone else's session id, or one already ended: nothing to do, and nothing to tell.
     let Some(ended) = ended else {
-        return see_other("/account/?done=session");
+        return Ok(see_other("/account/?done=session"));
     };
     tracing::info!(session = %ended, user = %signed_in.user, "web session ended from the account page");
     revocations::revoke_now(web, &state.pool, &[ended.id]).await;
     if ended.id == signed_in.session.id {
-        return signed_out(web);
+        return Ok(signed_out(web));
     }
-    see_other("/account/?done=session")
+    Ok(see_other("/account/?done=session"))
 }
 
 /// `POST /account/sessions/end-all`: every web session, every API token of earlier sign-ins, and
@@ -347,30 +319,21 @@ pub async fn end_all_sessions(
     req: HttpRequest,
     state: web::Data<AppState>,
     payload: web::Payload,
-) -> HttpResponse {
-    let Some(web) = web_auth(&req) else {
-        return not_configured();
-    };
-    let (signed_in, _, _) = match account_form(&req, &state, web, payload).await {
-        Ok(s) => s,
-        Err(answer) => return answer,
-    };
+) -> Page {
+    let web = web_auth(&req)?;
+    let (signed_in, _, _) = account_form(&req, &state, web, payload).await?;
     let user_id = signed_in.user.id;
-    let ended = query(&state, async |conn| {
+    let (_, ended) = query(&state, async |conn| {
         conn.transaction::<_, diesel::result::Error, _>(async |conn| {
             sign_out::everywhere(conn, user_id).await
         })
         .await
     })
-    .await;
-    let (_, ended) = match ended {
-        Ok(ended) => ended,
-        Err(answer) => return answer,
-    };
+    .await?;
     tracing::info!(user = %signed_in.user, sessions = ended.len(), "signed out everywhere from the account page");
     let ids: Vec<Uuid> = ended.iter().map(|s| s.id).collect();
     revocations::revoke_now(web, &state.pool, &ids).await;
-    signed_out(web)
+    Ok(signed_out(web))
 }
 
 /// This browser's session is gone: clear the cookie, then end the managed-login session.

@@ -2,6 +2,7 @@
 //! account page (`/account/*`). Tokens never reach the browser: it holds one opaque session
 //! cookie (see `auth::web`).
 
+use actix_web::error::InternalError;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
@@ -60,6 +61,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
+/// An answer that cuts a request short (the way to sign in, a refusal, an outage page), so that
+/// handlers and their helpers can use `?`; actix sends the response as it is.
+pub struct Early(Box<HttpResponse>);
+
+impl From<HttpResponse> for Early {
+    fn from(answer: HttpResponse) -> Self {
+        Early(Box::new(answer))
+    }
+}
+
+impl From<Early> for actix_web::Error {
+    fn from(early: Early) -> Self {
+        InternalError::from_response("answered early", *early.0).into()
+    }
+}
+
+/// What a page handler returns.
+type Page = Result<HttpResponse, Early>;
+
 /// An HTML answer that is never cached: every page here is about one person's session.
 fn html(status: StatusCode, body: String) -> HttpResponse {
     private(HttpResponse::build(status))
@@ -72,31 +92,28 @@ fn private(mut builder: HttpResponseBuilder) -> HttpResponseBuilder {
     builder
 }
 
-/// The page for anything that went wrong, with a link to start again when that can help.
-fn problem(status: StatusCode, heading: &str, message: &str, retry: &str) -> HttpResponse {
-    let page = Problem {
-        page_title: heading.to_owned(),
-        nav: Nav::default(),
-        heading,
-        message,
-        retry,
-    };
+/// A template as an HTML answer (a template that fails to render is a server fault).
+fn render(status: StatusCode, page: &impl Template) -> HttpResponse {
     match page.render() {
         Ok(body) => html(status, body),
         Err(e) => {
-            tracing::error!(error = %e, "rendering the problem page failed");
+            tracing::error!(error = %e, "rendering a page failed");
             HttpResponse::InternalServerError().finish()
         }
     }
 }
 
-fn not_configured() -> HttpResponse {
-    problem(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Web sign-in is not configured",
-        "This server has no managed-login domain or web app client configured \
-         (COGNITO_DOMAIN, COGNITO_WEB_CLIENT_ID).",
-        "",
+/// The page for anything that went wrong, with a link to start again when that can help.
+fn problem(status: StatusCode, heading: &str, message: &str, retry: &str) -> HttpResponse {
+    render(
+        status,
+        &Problem {
+            page_title: heading.to_owned(),
+            nav: Nav::default(),
+            heading,
+            message,
+            retry,
+        },
     )
 }
 
@@ -106,9 +123,17 @@ fn see_other(location: &str) -> HttpResponse {
         .finish()
 }
 
-/// The web sign-in of this server, when configured.
-fn web_auth(req: &HttpRequest) -> Option<&web::Data<WebAuth>> {
-    req.app_data::<web::Data<WebAuth>>()
+/// The web sign-in of this server, or the page saying it is not configured.
+fn web_auth(req: &HttpRequest) -> Result<&web::Data<WebAuth>, Early> {
+    req.app_data::<web::Data<WebAuth>>().ok_or_else(|| {
+        Early::from(problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Web sign-in is not configured",
+            "This server has no managed-login domain or web app client configured \
+             (COGNITO_DOMAIN, COGNITO_WEB_CLIENT_ID).",
+            "",
+        ))
+    })
 }
 
 /// A form posted by one of our pages: its body, after the `Origin` check (browsers send it on
@@ -117,28 +142,25 @@ async fn our_form(
     req: &HttpRequest,
     web: &WebAuth,
     payload: web::Payload,
-) -> Result<FormData, HttpResponse> {
-    let origin = req
-        .headers()
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok());
-    if !origin.is_some_and(|o| web.origin_allowed(o)) {
-        tracing::info!(origin, "form refused: not from this site");
-        return Err(problem(
+) -> Result<FormData, Early> {
+    if !web.origin_allowed(req) {
+        let origin = req.headers().get(header::ORIGIN);
+        tracing::info!(?origin, "form refused: not from this site");
+        return Err(Early::from(problem(
             StatusCode::FORBIDDEN,
             "Request refused",
             "This form was not sent from this site.",
             "/account/",
-        ));
+        )));
     }
     let body = payload.to_bytes_limited(MAX_FORM_BYTES).await;
     match body {
         Ok(Ok(bytes)) => Ok(FormData::parse(&bytes)),
-        _ => Err(problem(
+        _ => Err(Early::from(problem(
             StatusCode::PAYLOAD_TOO_LARGE,
             "Request refused",
             "The form is too large.",
             "/account/",
-        )),
+        ))),
     }
 }

@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::{not_configured, private, problem, web_auth};
+use super::{Early, Page, private, problem, web_auth};
 use crate::auth::csrf::FormData;
 use crate::auth::web::session::request_ip;
 use crate::auth::web::sign_in::{self, Callback, Failure};
@@ -12,42 +12,36 @@ use crate::state::AppState;
 
 /// Starts a sign-in: a pending row for a fresh `state`, the browser's sign-in cookie, and off to
 /// the managed login. `next` (a path on this site) is where the user lands afterwards.
-pub async fn login(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let Some(web) = web_auth(&req) else {
-        return not_configured();
-    };
+pub async fn login(req: HttpRequest, state: web::Data<AppState>) -> Page {
+    let web = web_auth(&req)?;
     let query = FormData::parse(req.query_string().as_bytes());
     let browser = req.cookie(web.sign_in_cookie_name());
-    match sign_in::start(
+    let started = sign_in::start(
         web,
         &state,
         browser.as_ref().map(|c| c.value()),
         query.get("next"),
     )
     .await
-    {
-        Ok(started) => private(HttpResponse::Found())
-            .insert_header((header::LOCATION, started.authorize_url))
-            .cookie(web.sign_in_cookie(started.browser_value))
-            .finish(),
-        Err(e) => {
-            tracing::warn!(error = %e, "could not start a web sign-in");
-            problem(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Sign-in is unavailable",
-                "The service is unavailable. Try again in a moment.",
-                "/auth/login",
-            )
-        }
-    }
+    .map_err(|e| {
+        tracing::warn!(error = %e, "could not start a web sign-in");
+        Early::from(problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Sign-in is unavailable",
+            "The service is unavailable. Try again in a moment.",
+            "/auth/login",
+        ))
+    })?;
+    Ok(private(HttpResponse::Found())
+        .insert_header((header::LOCATION, started.authorize_url))
+        .cookie(web.sign_in_cookie(started.browser_value))
+        .finish())
 }
 
 /// Finishes a sign-in: checks everything, then starts a fresh session (a new id whatever the
 /// browser held before, so a planted cookie cannot be carried into it).
-pub async fn callback(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let Some(web) = web_auth(&req) else {
-        return not_configured();
-    };
+pub async fn callback(req: HttpRequest, state: web::Data<AppState>) -> Page {
+    let web = web_auth(&req)?;
     let query = FormData::parse(req.query_string().as_bytes());
     let field =
         |name| Some(query.get(name).to_owned()).filter(|v| query.has(name) && !v.is_empty());
@@ -72,7 +66,7 @@ pub async fn callback(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
         request_ip(&req, &state),
     )
     .await;
-    match outcome {
+    Ok(match outcome {
         Ok(finished) => {
             if let Some(old) = web.session_secret(&req)
                 && let Err(e) = sign_in::sign_out(web, &state, &old).await
@@ -106,5 +100,5 @@ pub async fn callback(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
             };
             problem(failure.status(), heading, &failure.message(), &retry)
         }
-    }
+    })
 }

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::web_auth;
 use crate::auth::cognito::AuthError;
+use crate::auth::web::WebAuth;
 use crate::auth::web::session::{self, ends_at, request_ip};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -44,7 +44,7 @@ pub async fn current_user(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(web) = web_auth(&req) else {
+    let Some(web) = req.app_data::<web::Data<WebAuth>>() else {
         return Err(AuthError::WebSignInNotConfigured.into());
     };
     let Some(secret) = web.session_secret(&req) else {

@@ -120,7 +120,11 @@ impl WebAuth {
             .map(|c| c.value().to_owned())
     }
 
-    pub fn origin_allowed(&self, origin: &str) -> bool {
-        self.allowed_origins.iter().any(|o| o == origin)
+    /// Whether the request's `Origin` is the site or a CORS origin (absent: no).
+    pub fn origin_allowed(&self, req: &HttpRequest) -> bool {
+        req.headers()
+            .get(actix_web::http::header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|origin| self.allowed_origins.iter().any(|o| o == origin))
     }
 }

@@ -8,7 +8,7 @@
 //! the lock and read what the refresher stored.
 
 use actix_web::HttpRequest;
-use actix_web::http::{Method, header};
+use actix_web::http::Method;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -74,6 +74,11 @@ pub fn request_ip(req: &HttpRequest, state: &AppState) -> Option<IpNet> {
     .map(IpNet::from)
 }
 
+/// Whether the request carries `X-CSRF: 1` (what a script of an allowed origin can send).
+pub fn has_csrf_header(req: &HttpRequest) -> bool {
+    req.headers().get(CSRF_HEADER).map(|v| v.as_bytes()) == Some(b"1")
+}
+
 /// A cookie-authenticated API request: `X-CSRF: 1` on every method, an allowed `Origin` on every
 /// unsafe one, then the session.
 pub async fn for_api(
@@ -82,18 +87,12 @@ pub async fn for_api(
     state: &AppState,
     secret: &str,
 ) -> Result<SignedIn, AuthError> {
-    if req.headers().get(CSRF_HEADER).map(|v| v.as_bytes()) != Some(b"1") {
+    if !has_csrf_header(req) {
         return Err(AuthError::CsrfRequired);
     }
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if !safe {
-        let origin = req
-            .headers()
-            .get(header::ORIGIN)
-            .and_then(|v| v.to_str().ok());
-        if !origin.is_some_and(|o| web.origin_allowed(o)) {
-            return Err(AuthError::OriginNotAllowed);
-        }
+    if !safe && !web.origin_allowed(req) {
+        return Err(AuthError::OriginNotAllowed);
     }
     current(web, state, secret, request_ip(req, state)).await
 }
