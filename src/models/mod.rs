@@ -31,7 +31,7 @@ pub use staff_session::StaffSession;
 pub use user::{NewUser, ProfileChanges, TokenSignIn, User, UserChanges};
 pub use user_list::{UserListQuery, UserOrder};
 pub use web_revocation::WebRevocation;
-pub use web_session::{NewWebSession, WebSession};
+pub use web_session::{NewWebSession, RefreshedTokens, WebSession};
 pub use web_sign_in::WebSignIn;
 
 // SQL functions the queries share. `lower(username)` is the expression the unique index is built

@@ -46,6 +46,15 @@ pub struct NewWebSession<'a> {
     pub ip: Option<IpNet>,
 }
 
+/// What a refresh changes; `refresh_token` only when Cognito rotated it (`None` leaves it).
+#[derive(AsChangeset)]
+#[diesel(table_name = web_sessions, check_for_backend(diesel::pg::Pg))]
+pub struct RefreshedTokens<'a> {
+    pub access_token: &'a [u8],
+    pub refresh_token: Option<&'a [u8]>,
+    pub access_expires_at: DateTime<Utc>,
+}
+
 impl NewWebSession<'_> {
     /// Records the session, after dropping everyone's sessions that ended (absolute or idle).
     pub async fn insert(
@@ -127,36 +136,16 @@ impl WebSession {
         }
     }
 
-    /// Stores refreshed tokens; `refresh_token` only when Cognito rotated it.
+    /// Stores refreshed tokens.
     pub async fn store_tokens(
         conn: &mut AsyncPgConnection,
         id: Uuid,
-        access_token: &[u8],
-        refresh_token: Option<&[u8]>,
-        access_expires_at: DateTime<Utc>,
+        tokens: &RefreshedTokens<'_>,
     ) -> QueryResult<()> {
-        let row = web_sessions::table.find(id);
-        match refresh_token {
-            Some(refresh) => {
-                diesel::update(row)
-                    .set((
-                        web_sessions::access_token.eq(access_token),
-                        web_sessions::refresh_token.eq(refresh),
-                        web_sessions::access_expires_at.eq(access_expires_at),
-                    ))
-                    .execute(conn)
-                    .await?
-            }
-            None => {
-                diesel::update(row)
-                    .set((
-                        web_sessions::access_token.eq(access_token),
-                        web_sessions::access_expires_at.eq(access_expires_at),
-                    ))
-                    .execute(conn)
-                    .await?
-            }
-        };
+        diesel::update(web_sessions::table.find(id))
+            .set(tokens)
+            .execute(conn)
+            .await?;
         Ok(())
     }
 

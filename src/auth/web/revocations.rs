@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::WebAuth;
 use super::managed_login::EndpointError;
-use super::session::context;
+use super::session::{Column, context};
 use crate::db::{self, DbError, Pool};
 use crate::models::WebRevocation;
 
@@ -35,10 +35,10 @@ enum Outcome {
 }
 
 async fn revoke_one(web: &WebAuth, entry: &WebRevocation) -> Outcome {
-    let Ok(token) = web
-        .sealer
-        .open_string(&context(entry.session_id, "refresh"), &entry.refresh_token)
-    else {
+    let Ok(token) = web.sealer.open_string(
+        &context(entry.session_id, Column::Refresh),
+        &entry.refresh_token,
+    ) else {
         tracing::warn!(session = %entry.session_id, "queued refresh token does not open (SECRET_KEY changed?); dropped");
         return Outcome::Done;
     };

@@ -21,7 +21,7 @@ use super::managed_login::EndpointError;
 use crate::auth::client_ip::client_ip;
 use crate::auth::cognito::{AuthError, Claims};
 use crate::db;
-use crate::models::{User, WebSession};
+use crate::models::{RefreshedTokens, User, WebSession};
 use crate::state::AppState;
 
 /// An access token this close to its end is refreshed first.
@@ -57,10 +57,21 @@ pub fn well_formed(secret: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// The sealing context of a session's token column: the row and the column.
-pub fn context(session_id: Uuid, column: &str) -> Vec<u8> {
+/// The sealed token columns of a session row.
+#[derive(Clone, Copy)]
+pub enum Column {
+    Access,
+    Refresh,
+}
+
+/// The sealing context of a session's token: the row and the column.
+pub fn context(session_id: Uuid, column: Column) -> Vec<u8> {
+    let name: &[u8] = match column {
+        Column::Access => b"access",
+        Column::Refresh => b"refresh",
+    };
     let mut context = session_id.as_bytes().to_vec();
-    context.extend_from_slice(column.as_bytes());
+    context.extend_from_slice(name);
     context
 }
 
@@ -162,7 +173,7 @@ pub fn ends_at(web: &WebAuth, session: &WebSession) -> DateTime<Utc> {
 fn access_claims(web: &WebAuth, session: &WebSession) -> Result<Claims, &'static str> {
     let token = web
         .sealer
-        .open_string(&context(session.id, "access"), &session.access_token)
+        .open_string(&context(session.id, Column::Access), &session.access_token)
         .map_err(|_| "the access token does not open")?;
     let payload = token.split('.').nth(1).ok_or("not a JWT")?;
     let json = URL_SAFE_NO_PAD
@@ -220,7 +231,7 @@ async fn refresh_locked(
     let still_usable = row.access_expires_at - Utc::now() > STILL_USABLE;
     let Ok(refresh_token) = web
         .sealer
-        .open_string(&context(row.id, "refresh"), &row.refresh_token)
+        .open_string(&context(row.id, Column::Refresh), &row.refresh_token)
     else {
         tracing::warn!(session = %row, "refresh token does not open (SECRET_KEY changed?); session ended");
         WebSession::end_by_hash(conn, &row.id_hash).await?;
@@ -266,22 +277,21 @@ async fn refresh_locked(
     };
     let access_expires_at =
         DateTime::from_timestamp(access.exp, 0).unwrap_or(DateTime::<Utc>::MIN_UTC);
-    let sealed_access = web
-        .sealer
-        .seal(&context(row.id, "access"), tokens.access_token.as_bytes());
+    let sealed_access = web.sealer.seal(
+        &context(row.id, Column::Access),
+        tokens.access_token.as_bytes(),
+    );
     // Cognito returns a new refresh token only when it rotates them; the old one then dies.
-    let sealed_refresh = tokens
-        .refresh_token
-        .as_deref()
-        .map(|t| web.sealer.seal(&context(row.id, "refresh"), t.as_bytes()));
-    WebSession::store_tokens(
-        conn,
-        row.id,
-        &sealed_access,
-        sealed_refresh.as_deref(),
+    let sealed_refresh = tokens.refresh_token.as_deref().map(|t| {
+        web.sealer
+            .seal(&context(row.id, Column::Refresh), t.as_bytes())
+    });
+    let stored = RefreshedTokens {
+        access_token: &sealed_access,
+        refresh_token: sealed_refresh.as_deref(),
         access_expires_at,
-    )
-    .await?;
+    };
+    WebSession::store_tokens(conn, row.id, &stored).await?;
     // The refreshed id token's profile is not applied: a name the user edited on the account
     // page would be overwritten within the hour. Cognito's profile is taken at sign-in.
     tracing::info!(session = %row, rotated = sealed_refresh.is_some(), "web session refreshed");

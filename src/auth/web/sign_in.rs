@@ -10,7 +10,7 @@ use subtle::ConstantTimeEq;
 
 use super::WebAuth;
 use super::managed_login::{EndpointError, random_token};
-use super::session::{context, hash_secret, well_formed};
+use super::session::{Column, context, hash_secret, well_formed};
 use crate::auth::cognito::provisioning::{self, Identity, Profile};
 use crate::auth::cognito::{AuthError, Claims};
 use crate::db::{self, DbError};
@@ -339,12 +339,14 @@ async fn save(
                 id_hash: &hash_secret(tokens.secret),
                 user_id: user.id,
                 sign_in_id: access.session_id().unwrap_or(""),
-                access_token: &web
-                    .sealer
-                    .seal(&context(session_id, "access"), tokens.access.as_bytes()),
-                refresh_token: &web
-                    .sealer
-                    .seal(&context(session_id, "refresh"), tokens.refresh.as_bytes()),
+                access_token: &web.sealer.seal(
+                    &context(session_id, Column::Access),
+                    tokens.access.as_bytes(),
+                ),
+                refresh_token: &web.sealer.seal(
+                    &context(session_id, Column::Refresh),
+                    tokens.refresh.as_bytes(),
+                ),
                 access_expires_at: tokens.access_expires_at,
                 expires_at: now
                     .checked_add_signed(max_age)
