@@ -197,14 +197,14 @@ async fn refresh(
     let id = seen.id;
     let outcome = conn
         .transaction::<_, AuthError, _>(async |conn| {
-            let row = match WebSession::lock(conn, id, true).await? {
-                Some(row) => row,
+            let (row, sealed_refresh) = match WebSession::lock(conn, id, true).await? {
+                Some(locked) => locked,
                 // Another request is refreshing: no need to wait while the token still works.
                 None if seen.access_expires_at - Utc::now() > STILL_USABLE => {
                     return Ok(Refreshed::Session(Box::new(seen)));
                 }
                 None => match WebSession::lock(conn, id, false).await? {
-                    Some(row) => row,
+                    Some(locked) => locked,
                     None => return Ok(Refreshed::Ended),
                 },
             };
@@ -212,7 +212,7 @@ async fn refresh(
                 // Refreshed by whoever held the lock before us.
                 return Ok(Refreshed::Session(Box::new(row)));
             }
-            refresh_locked(web, conn, row, user).await
+            refresh_locked(web, conn, row, &sealed_refresh, user).await
         })
         .await?;
     match outcome {
@@ -226,12 +226,13 @@ async fn refresh_locked(
     web: &WebAuth,
     conn: &mut AsyncPgConnection,
     mut row: WebSession,
+    sealed_refresh: &[u8],
     user: &User,
 ) -> Result<Refreshed, AuthError> {
     let still_usable = row.access_expires_at - Utc::now() > STILL_USABLE;
     let Ok(refresh_token) = web
         .sealer
-        .open_string(&context(row.id, Column::Refresh), &row.refresh_token)
+        .open_string(&context(row.id, Column::Refresh), sealed_refresh)
     else {
         tracing::warn!(session = %row, "refresh token does not open (SECRET_KEY changed?); session ended");
         WebSession::end_by_hash(conn, &row.id_hash).await?;
@@ -282,23 +283,20 @@ async fn refresh_locked(
         tokens.access_token.as_bytes(),
     );
     // Cognito returns a new refresh token only when it rotates them; the old one then dies.
-    let sealed_refresh = tokens.refresh_token.as_deref().map(|t| {
+    let rotated = tokens.refresh_token.as_deref().map(|t| {
         web.sealer
             .seal(&context(row.id, Column::Refresh), t.as_bytes())
     });
     let stored = RefreshedTokens {
         access_token: &sealed_access,
-        refresh_token: sealed_refresh.as_deref(),
+        refresh_token: rotated.as_deref(),
         access_expires_at,
     };
     WebSession::store_tokens(conn, row.id, &stored).await?;
     // The refreshed id token's profile is not applied: a name the user edited on the account
     // page would be overwritten within the hour. Cognito's profile is taken at sign-in.
-    tracing::info!(session = %row, rotated = sealed_refresh.is_some(), "web session refreshed");
+    tracing::info!(session = %row, rotated = rotated.is_some(), "web session refreshed");
     row.access_token = sealed_access;
-    if let Some(refresh) = sealed_refresh {
-        row.refresh_token = refresh;
-    }
     row.access_expires_at = access_expires_at;
     Ok(Refreshed::Session(Box::new(row)))
 }
