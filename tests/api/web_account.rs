@@ -398,16 +398,8 @@ async fn a_refresh_keeps_the_names_edited_here_and_brings_the_new_groups() {
             .with_names("Janet", "Smith")
             .with_groups(&["editors", "authors"]),
     );
-    w.app
-        .db
-        .client()
-        .await
-        .execute(
-            "UPDATE web_sessions SET access_expires_at = now() + interval '10 seconds'",
-            &[],
-        )
-        .await
-        .unwrap();
+    w.sql("UPDATE web_sessions SET access_expires_at = now() + interval '10 seconds'")
+        .await;
     let html = account_page(&w, &browser, "/account/").await;
     assert_eq!(
         w.fake.calls("token:refresh_token"),

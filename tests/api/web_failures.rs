@@ -209,16 +209,8 @@ async fn an_expired_sign_in_is_refused() {
     let w = spawn_web_app().await;
     let browser = new_browser();
     let callback = callback_of(&w, &browser).await;
-    w.app
-        .db
-        .client()
-        .await
-        .execute(
-            "UPDATE web_sign_ins SET expires_at = now() - interval '1 second'",
-            &[],
-        )
-        .await
-        .unwrap();
+    w.sql("UPDATE web_sign_ins SET expires_at = now() - interval '1 second'")
+        .await;
     let before = rows(&w).await;
     let answer = get(&browser, &callback).await;
     assert_retry(&w, answer, before, 400, NOT_VALID).await;

@@ -187,6 +187,17 @@ impl WebApp {
             .await
     }
 
+    /// Runs one SQL statement on the app's database (arranging a state the test needs).
+    pub async fn sql(&self, statement: &str) {
+        self.app
+            .db
+            .client()
+            .await
+            .execute(statement, &[])
+            .await
+            .unwrap();
+    }
+
     /// Rows in `table` (web_sessions, users, web_sign_ins, …).
     pub async fn count(&self, table: &str) -> i64 {
         self.app

@@ -4,8 +4,9 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::fake_cognito::{WEB_CLIENT_ID, authorize_params, pkce_challenge};
+use crate::fake_cognito::{Tamper, WEB_CLIENT_ID, authorize_params, pkce_challenge};
 use crate::helpers::new_browser;
+use crate::minting::{access_claims, access_key};
 use crate::web_harness::*;
 
 #[actix_web::test]
@@ -388,16 +389,8 @@ async fn a_token_near_its_end_is_refreshed_once_by_fifty_requests_on_two_instanc
         "exactly one refresh"
     );
     // The rotated refresh token was stored: the next refresh uses it (the old one is dead).
-    w.app
-        .db
-        .client()
-        .await
-        .execute(
-            "UPDATE web_sessions SET access_expires_at = now() + interval '10 seconds'",
-            &[],
-        )
-        .await
-        .unwrap();
+    w.sql("UPDATE web_sessions SET access_expires_at = now() + interval '10 seconds'")
+        .await;
     assert_eq!(w.me(&browser).await.status(), 200);
     assert_eq!(w.fake.calls("token:refresh_token"), 2);
     let refreshes = w.fake.requests_to("/oauth2/token");
@@ -439,16 +432,8 @@ async fn cognito_down_during_a_refresh_uses_a_still_valid_token_and_else_says_so
         200,
         "the token still has 30 s"
     );
-    w.app
-        .db
-        .client()
-        .await
-        .execute(
-            "UPDATE web_sessions SET access_expires_at = now() - interval '1 second'",
-            &[],
-        )
-        .await
-        .unwrap();
+    w.sql("UPDATE web_sessions SET access_expires_at = now() - interval '1 second'")
+        .await;
     let answer = w.me(&browser).await;
     assert_eq!(answer.headers()["retry-after"], "5");
     assert_eq!(
@@ -633,4 +618,96 @@ async fn a_session_sealed_under_another_secret_key_ends_cleanly() {
         code_of(w.me(&browser).await).await,
         (401, "session_expired".into())
     );
+}
+
+/// Tokens a refresh returns are verified like those of the sign-in: a refresh that answers for
+/// another user, another client or with a foreign key ends the session instead of trusting it.
+#[actix_web::test]
+async fn refreshed_tokens_that_do_not_hold_end_the_session() {
+    for tamper in [
+        Tamper::SubMismatch,
+        Tamper::OtherAudience,
+        Tamper::ForeignKey,
+    ] {
+        let w = spawn_web_app().await;
+        w.fake.set_token_ttl(30);
+        let browser = w.signed_in_browser().await;
+        w.fake.tamper_next_refresh(tamper);
+        assert_eq!(
+            code_of(w.me(&browser).await).await,
+            (401, "session_expired".into()),
+            "{tamper:?}"
+        );
+        assert_eq!(w.fake.calls("token:refresh_token"), 1);
+        assert_eq!(w.count("web_sessions").await, 0, "{tamper:?}");
+    }
+}
+
+/// A user deactivated behind the app's back (SQL, not the back office, so no sign-out ran):
+/// the live session opens nothing.
+#[actix_web::test]
+async fn a_deactivated_user_with_a_live_session_is_refused_everywhere() {
+    let w = spawn_web_app().await;
+    let browser = w.signed_in_browser().await;
+    w.sql("UPDATE users SET is_active = false WHERE username = 'jane'")
+        .await;
+    assert_eq!(
+        code_of(w.me(&browser).await).await,
+        (403, "user_inactive".into())
+    );
+    let user = browser.get(w.url("/auth/user")).send().await.unwrap();
+    assert_eq!(code_of(user).await, (403, "user_inactive".into()));
+    let page = browser.get(w.url("/account/")).send().await.unwrap();
+    assert_eq!(page.status(), 403);
+    assert!(page.text().await.unwrap().contains("deactivated"));
+    let csrf_less = w
+        .post_form(&browser, "/account/profile", &[("first_name", "Mallory")])
+        .await;
+    assert_eq!(csrf_less.status(), 403);
+}
+
+/// `POST /api/v1/logout` with a bearer token ends the web sessions of that token's sign-in (a
+/// token refreshed from it shares its `origin_jti`), and no other.
+#[actix_web::test]
+async fn a_bearer_logout_ends_the_web_session_of_the_same_sign_in_only() {
+    let w = spawn_web_app().await;
+    let browser = w.signed_in_browser().await;
+    let row = w
+        .app
+        .db
+        .client()
+        .await
+        .query_one(
+            "SELECT s.sign_in_id, u.cognito_sub FROM web_sessions s JOIN users u ON u.id = s.user_id",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (sign_in, sub): (String, String) = (row.get(0), row.get(1));
+    let logout = |origin_jti: String| {
+        let mut claims = access_claims(&sub, "jane");
+        claims["origin_jti"] = json!(origin_jti);
+        let token = access_key().sign(&claims);
+        reqwest::Client::new()
+            .post(w.url("/api/v1/logout"))
+            .bearer_auth(token)
+            .send()
+    };
+    // Another sign-in of the same user (the phone app) signs out: the browser stays signed in.
+    assert_eq!(
+        logout(uuid::Uuid::new_v4().to_string())
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_eq!(w.me(&browser).await.status(), 200);
+    assert_eq!(w.fake.calls("revoke"), 0);
+    // The same sign-in signs out: its web session ends, and its refresh token is revoked.
+    assert_eq!(logout(sign_in).await.unwrap().status(), 204);
+    assert_eq!(
+        code_of(w.me(&browser).await).await,
+        (401, "session_expired".into())
+    );
+    assert_eq!(w.fake.calls("revoke"), 1);
 }

@@ -213,6 +213,7 @@ struct State {
     revoke_status: Option<u16>,
     refuse_refresh: bool,
     tamper: Option<Tamper>,
+    tamper_refresh: Option<Tamper>,
 }
 
 type Shared = Mutex<State>;
@@ -261,6 +262,7 @@ impl FakeCognito {
             revoke_status: None,
             refuse_refresh: false,
             tamper: None,
+            tamper_refresh: None,
         }));
         let data = web::Data::from(state.clone());
         let server = HttpServer::new(move || {
@@ -409,6 +411,11 @@ impl FakeCognito {
     /// The next authorization-code exchange lies this way.
     pub fn tamper_next(&self, tamper: Tamper) {
         self.state().tamper = Some(tamper);
+    }
+
+    /// The next refresh lies this way.
+    pub fn tamper_next_refresh(&self, tamper: Tamper) {
+        self.state().tamper_refresh = Some(tamper);
     }
 
     /// How many requests of a kind arrived, refused ones included: `authorize`, `login`,
@@ -1208,6 +1215,7 @@ fn refresh(s: &mut State, client_id: &str, params: &Params) -> Result<Value, &'s
     let user = s.users.get(&username).ok_or("invalid_grant")?.clone();
     // Refreshed tokens keep the sign-in's origin_jti and auth_time (OIDC Core §12.2), and carry
     // no nonce: there was no authorize request.
+    let tamper = s.tamper_refresh.take();
     let (id_token, access_token) = s.mint(
         &Grant {
             client_id,
@@ -1217,7 +1225,7 @@ fn refresh(s: &mut State, client_id: &str, params: &Params) -> Result<Value, &'s
             auth_time,
             nonce: None,
         },
-        None,
+        tamper,
     );
     let rotated = if s.rotation {
         let grace = s.grace;
