@@ -1,7 +1,5 @@
 //! Login, logout (POST only) and the staff member's own password change.
 
-use std::net::IpAddr;
-
 use actix_session::SessionExt;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -71,15 +69,6 @@ pub async fn login_page(
     login_page_with(&req, StatusCode::OK, String::new(), next, "")
 }
 
-/// The client's address: the TCP peer, or what a trusted proxy says (see [`client_ip`]).
-pub fn client_addr(req: &HttpRequest, state: &AppState) -> Option<IpAddr> {
-    client_ip::client_ip(
-        req.peer_addr().map(|a| a.ip()),
-        req.headers(),
-        &state.settings.trusted_proxies,
-    )
-}
-
 fn user_agent(req: &HttpRequest) -> String {
     req.headers()
         .get(header::USER_AGENT)
@@ -116,7 +105,7 @@ pub async fn login_submit(
         );
     }
     let password = SecretString::from(form.get("password").to_owned());
-    let client = client_addr(&req, &state);
+    let client = client_ip::of_request(&req, &state);
     let ip = client.map(client_ip::throttle_net);
     let mut conn = db::connection(&state.pool).await?;
     match staff::attempt_login(&mut conn, &login, password, ip, &user_agent(&req)).await? {
@@ -217,7 +206,7 @@ pub async fn password_change_submit(
     let user = admin.staff.user.clone();
     let mut errors = FieldErrors::new();
     let old = SecretString::from(form.get("old_password").to_owned());
-    let client = client_addr(&req, &state);
+    let client = client_ip::of_request(&req, &state);
     let ip = client.map(client_ip::throttle_net);
     let mut conn = db::connection(&state.pool).await?;
     // Guesses of the old password count as failed logins: a hijacked session gets no more tries.

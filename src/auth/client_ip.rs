@@ -11,11 +11,23 @@
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
+use actix_web::HttpRequest;
 use actix_web::http::header::{HeaderMap, HeaderName};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
+use crate::state::AppState;
+
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const FORWARDED: HeaderName = HeaderName::from_static("forwarded");
+
+/// The address a request came from: its TCP peer, or what a trusted proxy says.
+pub fn of_request(req: &HttpRequest, state: &AppState) -> Option<IpAddr> {
+    client_ip(
+        req.peer_addr().map(|a| a.ip()),
+        req.headers(),
+        &state.settings.trusted_proxies,
+    )
+}
 
 /// The client's address: `peer` unless `peer` is a trusted proxy and the forwarding headers name
 /// someone else.

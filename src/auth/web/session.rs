@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::WebAuth;
 use super::managed_login::EndpointError;
-use crate::auth::client_ip::client_ip;
+use crate::auth::client_ip;
 use crate::auth::cognito::{AuthError, Claims};
 use crate::db;
 use crate::models::{RefreshedTokens, User, WebSession};
@@ -77,12 +77,7 @@ pub fn context(session_id: Uuid, column: Column) -> Vec<u8> {
 
 /// The client's address as the logs and the account page show it.
 pub fn request_ip(req: &HttpRequest, state: &AppState) -> Option<IpNet> {
-    client_ip(
-        req.peer_addr().map(|a| a.ip()),
-        req.headers(),
-        &state.settings.trusted_proxies,
-    )
-    .map(IpNet::from)
+    client_ip::of_request(req, state).map(IpNet::from)
 }
 
 /// Whether the request carries `X-CSRF: 1` (what a script of an allowed origin can send).
